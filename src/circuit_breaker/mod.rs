@@ -1,0 +1,5 @@
+//! Circuit breaker (being built: see issue 4).
+
+mod error;
+
+pub use error::CircuitOpen;

@@ -1,0 +1,56 @@
+//! The wait between two attempts.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use pin_project_lite::pin_project;
+use tokio::time::Sleep;
+
+pin_project! {
+    /// The wait before a retry: the future of [`RetryPolicy`](crate::RetryPolicy)'s
+    /// `tower::retry::Policy` impl.
+    ///
+    /// A zero delay resolves at once, without touching the timer.
+    #[derive(Debug)]
+    pub struct RetryDelay {
+        #[pin]
+        state: State,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    #[derive(Debug)]
+    enum State {
+        Now,
+        Sleep { #[pin] sleep: Sleep },
+    }
+}
+
+impl RetryDelay {
+    pub(crate) fn new(delay: Duration) -> Self {
+        let state = if delay.is_zero() {
+            State::Now
+        } else {
+            // `sleep` (not `sleep_until(now + delay)`) so that a huge delay
+            // cannot overflow an `Instant`; the policy caps it anyway.
+            State::Sleep {
+                sleep: tokio::time::sleep(delay),
+            }
+        };
+        RetryDelay { state }
+    }
+}
+
+impl Future for RetryDelay {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        match self.project().state.project() {
+            StateProj::Now => Poll::Ready(()),
+            StateProj::Sleep { sleep } => sleep.poll(cx),
+        }
+    }
+}

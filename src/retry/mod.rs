@@ -1,0 +1,122 @@
+//! Retries: [`RetryLayer`] and its [`RetryPolicy`].
+//!
+//! `RetryLayer` wraps a service in [`tower::retry::Retry`] driven by a
+//! `RetryPolicy`, which decides for every outcome:
+//!
+//! 1. **Is it transient?** A response whose status is in
+//!    [`retry_statuses`](RetryPolicy::retry_statuses) (408, 429, 500, 502,
+//!    503, 504 by default), or a transport error. Every other status goes
+//!    back at once; so does [`CircuitOpen`](crate::CircuitOpen).
+//! 2. **Is the request safe to send again?** Idempotent methods (RFC 9110
+//!    §9.2.2: GET, HEAD, OPTIONS, TRACE, PUT, DELETE), or any request with an
+//!    `Idempotency-Key` header. A POST or PATCH without one is replayed only
+//!    after an error proving it never left the client (connection refused,
+//!    DNS failure).
+//! 3. **Is there room?** Under [`max_attempts`](RetryPolicy::max_attempts),
+//!    within [`max_elapsed`](RetryPolicy::max_elapsed), and the retry
+//!    [`budget`](RetryPolicy::budget) allows it.
+//! 4. **How long to wait?** `Retry-After` (delay-seconds or HTTP-date) when
+//!    the response has a valid one, never sent early and never jittered; a
+//!    `Retry-After` above [`max_retry_after`](RetryPolicy::max_retry_after)
+//!    hands the response back at once. Otherwise the
+//!    [`backoff`](RetryPolicy::backoff) schedule.
+//!
+//! Every response returned carries an [`Attempts`] extension.
+//!
+//! # Requirements
+//!
+//! The request body must be `Clone` (`Full<Bytes>`, `String`, …); wrap other
+//! bodies in [`ReplayBody`](crate) first. Waiting uses `tokio::time`, so
+//! retries need a Tokio runtime with its timer enabled.
+//!
+//! # Response bodies of retried attempts
+//!
+//! tower's `Retry` drops the response of an attempt that is retried, and a
+//! policy only ever sees it by reference, so it cannot read the body to its
+//! end. hyper closes a pooled HTTP/1 connection whose response body was
+//! dropped unread, unless the body was empty: a retried error page with a
+//! body costs a new connection.
+//!
+//! # Tracing
+//!
+//! | event | level | fields |
+//! |---|---|---|
+//! | `retrying request` | DEBUG | `attempt` (the one that failed), `delay_ms`, `reason` (status code or error class), `method`, `host` |
+//! | `giving up on request` | INFO | `attempts`, `reason`, `why`, `method`, `host` |
+//!
+//! Nothing is emitted for a request that needs no retry.
+//!
+//! # Example
+//!
+//! ```
+//! use std::convert::Infallible;
+//! use std::sync::atomic::{AtomicU32, Ordering};
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use bytes::Bytes;
+//! use http::{Request, Response, StatusCode};
+//! use http_body_util::Full;
+//! use tower::{service_fn, ServiceBuilder, ServiceExt};
+//! use tower_http_retry::{backoff::ConstantBackoff, Attempts, RetryLayer, RetryPolicy};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! // A downstream that fails twice, then answers.
+//! let calls = Arc::new(AtomicU32::new(0));
+//! let downstream = service_fn(move |_req: Request<Full<Bytes>>| {
+//!     let n = calls.fetch_add(1, Ordering::SeqCst);
+//!     async move {
+//!         let status = if n < 2 { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
+//!         let mut res = Response::new(Full::<Bytes>::default());
+//!         *res.status_mut() = status;
+//!         Ok::<_, Infallible>(res)
+//!     }
+//! });
+//!
+//! let client = ServiceBuilder::new()
+//!     .layer(RetryLayer::new(
+//!         RetryPolicy::default().backoff(ConstantBackoff::new(Duration::from_millis(1))),
+//!     ))
+//!     .service(downstream);
+//!
+//! let res = client.oneshot(Request::new(Full::default())).await.unwrap();
+//! assert_eq!(res.status(), StatusCode::OK);
+//! assert_eq!(res.extensions().get::<Attempts>().map(Attempts::get), Some(3));
+//! # }
+//! ```
+
+mod attempts;
+mod future;
+mod layer;
+mod policy;
+mod retry_after;
+
+pub use attempts::Attempts;
+pub use future::RetryDelay;
+pub use layer::RetryLayer;
+pub use policy::RetryPolicy;
+
+use std::fmt;
+
+use http::StatusCode;
+
+use crate::classify::ErrorClass;
+
+/// Why an attempt is retried (or would have been): its status, or the class
+/// of its error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RetryReason {
+    /// The response had a retryable status.
+    Status(StatusCode),
+    /// The attempt failed with a transport error of this class.
+    Error(ErrorClass),
+}
+
+impl fmt::Display for RetryReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RetryReason::Status(s) => write!(f, "{}", s.as_u16()),
+            RetryReason::Error(c) => f.write_str(c.as_str()),
+        }
+    }
+}

@@ -1,0 +1,451 @@
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use http::{header::HeaderName, Method, Request, Response, StatusCode};
+use tokio::time::Instant;
+use tower::retry::budget::{Budget, TpsBudget};
+use tower::retry::Policy;
+
+use super::future::RetryDelay;
+use super::retry_after::RetryAfter;
+use super::{Attempts, RetryReason};
+use crate::backoff::{Backoff, ExponentialBackoff, Jitter};
+use crate::classify::{ErrorClass, StatusSet};
+
+/// `Idempotency-Key` (IETF draft-ietf-httpapi-idempotency-key-header): a
+/// request carrying it may be replayed whatever its method.
+static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+
+/// When and how to retry: the `tower::retry::Policy` used by
+/// [`RetryLayer`](crate::RetryLayer).
+///
+/// | setting | default |
+/// |---|---|
+/// | [`max_attempts`](Self::max_attempts) | 3 |
+/// | [`backoff`](Self::backoff) | exponential from 100 ms, capped at 10 s, full jitter |
+/// | [`retry_statuses`](Self::retry_statuses) | 408, 429, 500, 502, 503, 504 |
+/// | [`max_retry_after`](Self::max_retry_after) | 60 s |
+/// | [`max_elapsed`](Self::max_elapsed) | none |
+/// | [`budget`](Self::budget) | `TpsBudget::new(10 s, 10, 0.2)`: 20 % of requests plus 10 retries/s |
+///
+/// Cloning is cheap (one reference count): the configuration and the budget
+/// are shared by every clone.
+///
+/// ```
+/// use std::time::Duration;
+/// use http::StatusCode;
+/// use tower_http_retry::RetryPolicy;
+/// use tower_http_retry::backoff::{ExponentialBackoff, Jitter};
+///
+/// let policy = RetryPolicy::default()
+///     .max_attempts(4)
+///     .backoff(ExponentialBackoff::new(Duration::from_millis(100))
+///         .max_delay(Duration::from_secs(5))
+///         .jitter(Jitter::Full))
+///     .retry_statuses([StatusCode::TOO_MANY_REQUESTS, StatusCode::SERVICE_UNAVAILABLE])
+///     .max_retry_after(Duration::from_secs(30))
+///     .max_elapsed(Duration::from_secs(20));
+/// assert_eq!(policy.get_max_attempts(), 4);
+/// ```
+#[derive(Clone)]
+pub struct RetryPolicy {
+    config: Arc<Config>,
+    /// Attempts made so far by the request this clone belongs to.
+    attempt: u32,
+    /// The wait before the previous retry (decorrelated jitter needs it).
+    previous: Duration,
+    /// When the first attempt started; read only when `max_elapsed` is set.
+    start: Option<Instant>,
+}
+
+#[derive(Clone)]
+struct Config {
+    max_attempts: u32,
+    backoff: Arc<dyn Backoff + Send + Sync>,
+    statuses: StatusSet,
+    max_retry_after: Duration,
+    max_elapsed: Option<Duration>,
+    budget: Option<Arc<dyn Budget + Send + Sync>>,
+}
+
+impl Default for RetryPolicy {
+    /// The defaults of the table above.
+    fn default() -> Self {
+        RetryPolicy {
+            config: Arc::new(Config {
+                max_attempts: 3,
+                backoff: Arc::new(
+                    ExponentialBackoff::new(Duration::from_millis(100))
+                        .max_delay(Duration::from_secs(10))
+                        .jitter(Jitter::Full),
+                ),
+                statuses: StatusSet::default(),
+                max_retry_after: Duration::from_secs(60),
+                max_elapsed: None,
+                budget: Some(Arc::new(TpsBudget::default())),
+            }),
+            attempt: 1,
+            previous: Duration::ZERO,
+            start: None,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// A policy with the defaults.
+    ///
+    /// ```
+    /// let policy = tower_http_retry::RetryPolicy::new();
+    /// assert_eq!(policy.get_max_attempts(), 3);
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn config(&mut self) -> &mut Config {
+        Arc::make_mut(&mut self.config)
+    }
+
+    /// Total attempts per request, the first included: `1` never retries.
+    /// Default: 3.
+    ///
+    /// # Panics
+    ///
+    /// If `max_attempts` is 0.
+    ///
+    /// ```
+    /// let policy = tower_http_retry::RetryPolicy::default().max_attempts(1); // never retry
+    /// # assert_eq!(policy.get_max_attempts(), 1);
+    /// ```
+    pub fn max_attempts(mut self, max_attempts: u32) -> Self {
+        assert!(
+            max_attempts >= 1,
+            "RetryPolicy::max_attempts: `max_attempts` counts the first attempt and must be at least 1, got {max_attempts}"
+        );
+        self.config().max_attempts = max_attempts;
+        self
+    }
+
+    /// The configured total attempts.
+    pub fn get_max_attempts(&self) -> u32 {
+        self.config.max_attempts
+    }
+
+    /// The wait before each retry, when the response names none with
+    /// `Retry-After`. Default: exponential from 100 ms, capped at 10 s, full
+    /// jitter. Any delay it returns is capped at
+    /// [`max_retry_after`](Self::max_retry_after).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_http_retry::{RetryPolicy, backoff::ConstantBackoff};
+    ///
+    /// let fixed = RetryPolicy::default().backoff(ConstantBackoff::new(Duration::from_millis(50)));
+    /// let custom = RetryPolicy::default().backoff(|retry: u32| Duration::from_millis(10) * retry);
+    /// ```
+    pub fn backoff<B>(mut self, backoff: B) -> Self
+    where
+        B: Backoff + Send + Sync + 'static,
+    {
+        self.config().backoff = Arc::new(backoff);
+        self
+    }
+
+    /// The response statuses that are retried; replaces the default set
+    /// (408, 429, 500, 502, 503, 504). Every other status goes back to the
+    /// caller at once.
+    ///
+    /// ```
+    /// use http::StatusCode;
+    /// let policy = tower_http_retry::RetryPolicy::default()
+    ///     .retry_statuses([StatusCode::SERVICE_UNAVAILABLE]);
+    /// assert!(policy.is_retry_status(StatusCode::SERVICE_UNAVAILABLE));
+    /// assert!(!policy.is_retry_status(StatusCode::BAD_GATEWAY));
+    /// ```
+    pub fn retry_statuses<I>(mut self, statuses: I) -> Self
+    where
+        I: IntoIterator<Item = StatusCode>,
+    {
+        self.config().statuses = statuses.into_iter().collect();
+        self
+    }
+
+    /// Whether a response with `status` is retried.
+    pub fn is_retry_status(&self, status: StatusCode) -> bool {
+        self.config.statuses.contains(status)
+    }
+
+    /// The longest wait the policy ever sleeps. A `Retry-After` asking for
+    /// longer is not slept: the response goes back to the caller at once.
+    /// A backoff delay above it is cut to it. Default: 60 s.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let policy = tower_http_retry::RetryPolicy::default().max_retry_after(Duration::from_secs(5));
+    /// ```
+    pub fn max_retry_after(mut self, max: Duration) -> Self {
+        self.config().max_retry_after = max;
+        self
+    }
+
+    /// The time a request may take, measured from its first attempt: a retry
+    /// whose wait would end past it is not made. Default: none.
+    ///
+    /// # Panics
+    ///
+    /// If `max_elapsed` is zero.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let policy = tower_http_retry::RetryPolicy::default().max_elapsed(Duration::from_secs(20));
+    /// ```
+    pub fn max_elapsed(mut self, max_elapsed: Duration) -> Self {
+        assert!(
+            !max_elapsed.is_zero(),
+            "RetryPolicy::max_elapsed: `max_elapsed` must be above zero, got {max_elapsed:?}"
+        );
+        self.config().max_elapsed = Some(max_elapsed);
+        self
+    }
+
+    /// The retry budget, shared by every clone of this policy: every request
+    /// deposits once, every retry withdraws, and a retry the budget refuses
+    /// is not made. Takes any `tower::retry::budget::Budget`.
+    /// Default: `TpsBudget::new(10 s, 10, 0.2)`.
+    ///
+    /// `TpsBudget` rounds the ratio to one retry per *whole* number of
+    /// requests (tower issue 857: `0.6` behaves as `1.0`); prefer
+    /// [`tps_budget`](Self::tps_budget), which refuses such ratios.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower::retry::budget::TpsBudget;
+    /// let policy = tower_http_retry::RetryPolicy::default()
+    ///     .budget(TpsBudget::new(Duration::from_secs(10), 10, 0.2));
+    /// ```
+    pub fn budget<B>(mut self, budget: B) -> Self
+    where
+        B: Budget + Send + Sync + 'static,
+    {
+        self.config().budget = Some(Arc::new(budget));
+        self
+    }
+
+    /// A `TpsBudget` with its parameters checked: retries may make up
+    /// `retry_ratio` of the requests seen over `ttl`, plus `min_per_sec`
+    /// retries per second.
+    ///
+    /// # Panics
+    ///
+    /// With a message naming the parameter, if `ttl` is outside 1 s..=60 s,
+    /// `min_per_sec` is `i32::MAX` or more, or `retry_ratio` is not finite,
+    /// is negative, above 1000, or one that `TpsBudget` would round
+    /// (a ratio `r ≤ 1` must make `1 / r` a whole number: 1, 0.5, 0.25,
+    /// 0.2, 0.1, …; a ratio above 1 must make `1000 / r` one).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let policy = tower_http_retry::RetryPolicy::default()
+    ///     .tps_budget(Duration::from_secs(10), 10, 0.25);
+    /// ```
+    pub fn tps_budget(self, ttl: Duration, min_per_sec: u32, retry_ratio: f32) -> Self {
+        assert!(
+            (Duration::from_secs(1)..=Duration::from_secs(60)).contains(&ttl),
+            "RetryPolicy::tps_budget: `ttl` must be within 1s..=60s, got {ttl:?}"
+        );
+        assert!(
+            min_per_sec < i32::MAX as u32,
+            "RetryPolicy::tps_budget: `min_per_sec` must be below i32::MAX, got {min_per_sec}"
+        );
+        assert!(
+            retry_ratio.is_finite() && (0.0..=1000.0).contains(&retry_ratio),
+            "RetryPolicy::tps_budget: `retry_ratio` must be within 0..=1000, got {retry_ratio}"
+        );
+        let per = if retry_ratio <= 1.0 { 1.0 } else { 1000.0 };
+        if retry_ratio > 0.0 {
+            let withdraw = f64::from(per) / f64::from(retry_ratio);
+            assert!(
+                (withdraw - withdraw.round()).abs() < 1e-4,
+                "RetryPolicy::tps_budget: `retry_ratio` {retry_ratio} would be rounded by TpsBudget \
+                 (tower issue 857) to {}; use a ratio r for which {per}/r is a whole number",
+                per / withdraw.trunc() as f32
+            );
+        }
+        self.budget(TpsBudget::new(ttl, min_per_sec, retry_ratio))
+    }
+
+    /// No retry budget: [`max_attempts`](Self::max_attempts) is the only
+    /// bound on retries.
+    ///
+    /// ```
+    /// let policy = tower_http_retry::RetryPolicy::default().without_budget();
+    /// ```
+    pub fn without_budget(mut self) -> Self {
+        self.config().budget = None;
+        self
+    }
+}
+
+impl fmt::Debug for RetryPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.config;
+        f.debug_struct("RetryPolicy")
+            .field("max_attempts", &c.max_attempts)
+            .field("retry_statuses", &c.statuses)
+            .field("max_retry_after", &c.max_retry_after)
+            .field("max_elapsed", &c.max_elapsed)
+            .field("budget", &c.budget.is_some())
+            .field("attempt", &self.attempt)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a retryable outcome was not retried.
+#[derive(Debug, Clone, Copy)]
+enum GiveUp {
+    NotReplayable,
+    Attempts,
+    RetryAfterTooLong,
+    Elapsed,
+    Budget,
+}
+
+impl GiveUp {
+    fn as_str(self) -> &'static str {
+        match self {
+            GiveUp::NotReplayable => "request is not safe to replay",
+            GiveUp::Attempts => "max attempts reached",
+            GiveUp::RetryAfterTooLong => "Retry-After above max_retry_after",
+            GiveUp::Elapsed => "max elapsed time would be exceeded",
+            GiveUp::Budget => "retry budget exhausted",
+        }
+    }
+}
+
+/// RFC 9110 §9.2.2: methods whose intended effect is the same however many
+/// times they are sent; or any request with an `Idempotency-Key`.
+fn is_replayable<B>(req: &Request<B>) -> bool {
+    matches!(
+        *req.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+    ) || req.headers().contains_key(&IDEMPOTENCY_KEY)
+}
+
+impl RetryPolicy {
+    /// The wait before the next retry, or why there is none.
+    fn decide<B, ResB, E: 'static>(
+        &self,
+        req: &Request<B>,
+        result: &Result<Response<ResB>, E>,
+    ) -> Result<Option<(RetryReason, Duration)>, (RetryReason, GiveUp)> {
+        let config = &*self.config;
+        let reason = match result {
+            Ok(res) if !config.statuses.contains(res.status()) => return Ok(None),
+            Ok(res) => RetryReason::Status(res.status()),
+            Err(e) => match ErrorClass::of(e) {
+                ErrorClass::Fatal => return Ok(None),
+                class => RetryReason::Error(class),
+            },
+        };
+        if reason != RetryReason::Error(ErrorClass::NeverSent) && !is_replayable(req) {
+            return Err((reason, GiveUp::NotReplayable));
+        }
+        if self.attempt >= config.max_attempts {
+            return Err((reason, GiveUp::Attempts));
+        }
+        let retry_after = match result {
+            Ok(res) => res
+                .headers()
+                .get(http::header::RETRY_AFTER)
+                .map(|v| RetryAfter::parse(v, SystemTime::now(), config.max_retry_after)),
+            Err(_) => None,
+        };
+        let delay = match retry_after {
+            Some(RetryAfter::After(d)) => d,
+            Some(RetryAfter::TooLong) => return Err((reason, GiveUp::RetryAfterTooLong)),
+            Some(RetryAfter::Invalid) | None => config
+                .backoff
+                .delay(self.attempt, self.previous)
+                .min(config.max_retry_after),
+        };
+        if let (Some(max), Some(start)) = (config.max_elapsed, self.start) {
+            let ends = start.elapsed().saturating_add(delay);
+            if ends > max {
+                return Err((reason, GiveUp::Elapsed));
+            }
+        }
+        if let Some(budget) = &config.budget {
+            if !budget.withdraw() {
+                return Err((reason, GiveUp::Budget));
+            }
+        }
+        Ok(Some((reason, delay)))
+    }
+}
+
+impl<B, ResB, E> Policy<Request<B>, Response<ResB>, E> for RetryPolicy
+where
+    B: Clone,
+    E: 'static,
+{
+    type Future = RetryDelay;
+
+    fn retry(
+        &mut self,
+        req: &mut Request<B>,
+        result: &mut Result<Response<ResB>, E>,
+    ) -> Option<Self::Future> {
+        match self.decide(req, result) {
+            Ok(Some((reason, delay))) => {
+                tracing::debug!(
+                    attempt = self.attempt,
+                    delay_ms = delay.as_millis() as u64,
+                    %reason,
+                    method = %req.method(),
+                    host = req.uri().host().unwrap_or(""),
+                    "retrying request"
+                );
+                self.attempt += 1;
+                self.previous = delay;
+                return Some(RetryDelay::new(delay));
+            }
+            Ok(None) => {}
+            Err((reason, why)) => {
+                tracing::info!(
+                    attempts = self.attempt,
+                    %reason,
+                    why = why.as_str(),
+                    method = %req.method(),
+                    host = req.uri().host().unwrap_or(""),
+                    "giving up on request"
+                );
+            }
+        }
+        if let Ok(res) = result {
+            res.extensions_mut().insert(Attempts::new(self.attempt));
+        }
+        None
+    }
+
+    fn clone_request(&mut self, req: &Request<B>) -> Option<Request<B>> {
+        if self.attempt == 1 {
+            // The first attempt of a logical request: tower calls this on the
+            // service's policy, then clones that policy into the response
+            // future, so what is set here travels with this request only.
+            if let Some(budget) = &self.config.budget {
+                budget.deposit();
+            }
+            if self.config.max_elapsed.is_some() {
+                self.start = Some(Instant::now());
+            }
+        }
+        let mut clone = Request::new(req.body().clone());
+        *clone.method_mut() = req.method().clone();
+        *clone.uri_mut() = req.uri().clone();
+        *clone.version_mut() = req.version();
+        *clone.headers_mut() = req.headers().clone();
+        *clone.extensions_mut() = req.extensions().clone();
+        Some(clone)
+    }
+}
