@@ -1,0 +1,285 @@
+//! Shared helpers for the integration tests: a real hyper server on
+//! loopback that answers from a script and records what it received, and a
+//! real hyper-util client.
+#![allow(dead_code, unreachable_pub)]
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpListener;
+
+/// What the server saw of one request.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: Method,
+    pub uri: Uri,
+    pub version: Version,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    /// When the request head arrived.
+    pub at: Instant,
+    pub at_system: SystemTime,
+    /// Which TCP connection carried it (0-based, in accept order).
+    pub connection: usize,
+}
+
+type Script = dyn Fn(usize, &Recorded) -> Response<Full<Bytes>> + Send + Sync;
+
+/// A hyper server on 127.0.0.1 that answers each request by `script(n,
+/// request)` (`n` counts requests from 0) and records every request.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    log: Arc<Mutex<Vec<Recorded>>>,
+    connections: Arc<AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl TestServer {
+    pub async fn start<F>(script: F) -> TestServer
+    where
+        F: Fn(usize, &Recorded) -> Response<Full<Bytes>> + Send + Sync + 'static,
+    {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let connections = Arc::new(AtomicUsize::new(0));
+        let script: Arc<Script> = Arc::new(script);
+        let (log2, conns2) = (log.clone(), connections.clone());
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let connection = conns2.fetch_add(1, Ordering::SeqCst);
+                let (log, script) = (log2.clone(), script.clone());
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+                        let (log, script) = (log.clone(), script.clone());
+                        async move {
+                            let at = Instant::now();
+                            let at_system = SystemTime::now();
+                            let (parts, body) = req.into_parts();
+                            let body = body
+                                .collect()
+                                .await
+                                .map(|b| b.to_bytes())
+                                .unwrap_or_default();
+                            let rec = Recorded {
+                                method: parts.method,
+                                uri: parts.uri,
+                                version: parts.version,
+                                headers: parts.headers,
+                                body,
+                                at,
+                                at_system,
+                                connection,
+                            };
+                            let n = {
+                                let mut log = log.lock().unwrap();
+                                log.push(rec.clone());
+                                log.len() - 1
+                            };
+                            Ok::<_, Infallible>(script(n, &rec))
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        TestServer {
+            addr,
+            log,
+            connections,
+            task,
+        }
+    }
+
+    /// A server answering the statuses of `statuses` in turn, then 200.
+    pub async fn statuses(statuses: &'static [u16]) -> TestServer {
+        TestServer::start(move |n, _| status(statuses.get(n).copied().unwrap_or(200))).await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.log.lock().unwrap().clone()
+    }
+
+    pub fn calls(&self) -> usize {
+        self.log.lock().unwrap().len()
+    }
+
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+}
+
+/// A response with this status and an empty body.
+pub fn status(code: u16) -> Response<Full<Bytes>> {
+    let mut res = Response::new(Full::default());
+    *res.status_mut() = StatusCode::from_u16(code).unwrap();
+    res
+}
+
+/// A response with this status and one header.
+pub fn status_with(code: u16, name: &str, value: &[u8]) -> Response<Full<Bytes>> {
+    let mut res = status(code);
+    res.headers_mut().insert(
+        http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+        http::HeaderValue::from_bytes(value).unwrap(),
+    );
+    res
+}
+
+pub type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+/// hyper-util's pooled HTTP/1 client.
+pub fn client() -> HttpClient {
+    Client::builder(TokioExecutor::new()).build_http()
+}
+
+/// A request with an empty body.
+pub fn request(method: Method, url: &str) -> Request<Full<Bytes>> {
+    Request::builder()
+        .method(method)
+        .uri(url)
+        .body(Full::default())
+        .unwrap()
+}
+
+/// A port on 127.0.0.1 with nothing listening.
+pub async fn closed_port() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    addr
+}
+
+/// Wraps a service, counting the calls that reach it.
+pub fn counting<S>(inner: S) -> (Counting<S>, Arc<AtomicUsize>) {
+    let n = Arc::new(AtomicUsize::new(0));
+    (
+        Counting {
+            inner,
+            calls: n.clone(),
+        },
+        n,
+    )
+}
+
+#[derive(Clone)]
+pub struct Counting<S> {
+    inner: S,
+    calls: Arc<AtomicUsize>,
+}
+
+impl<S, R> tower::Service<R> for Counting<S>
+where
+    S: tower::Service<R>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: R) -> Self::Future {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.inner.call(req)
+    }
+}
+
+/// A fast, deterministic policy for tests: constant 1 ms backoff, no budget.
+pub fn fast_policy() -> tower_http_retry::RetryPolicy {
+    tower_http_retry::RetryPolicy::default()
+        .backoff(tower_http_retry::backoff::ConstantBackoff::new(
+            std::time::Duration::from_millis(1),
+        ))
+        .without_budget()
+}
+
+pub fn attempts<B>(res: &Response<B>) -> Option<u32> {
+    res.extensions()
+        .get::<tower_http_retry::Attempts>()
+        .map(tower_http_retry::Attempts::get)
+}
+
+/// A raw TCP server on 127.0.0.1: for every connection it reads one request
+/// head, counts it, then runs `then` on the socket (which may close it,
+/// write garbage, or stall).
+pub struct RawServer {
+    pub addr: SocketAddr,
+    pub heads: Arc<AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for RawServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl RawServer {
+    pub async fn start<F, Fut>(then: F) -> RawServer
+    where
+        F: Fn(tokio::net::TcpStream) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        use tokio::io::AsyncReadExt;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let heads = Arc::new(AtomicUsize::new(0));
+        let heads2 = heads.clone();
+        let then = Arc::new(then);
+        let task = tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let (heads, then) = (heads2.clone(), then.clone());
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 1024];
+                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match stream.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    heads.fetch_add(1, Ordering::SeqCst);
+                    then(stream).await;
+                });
+            }
+        });
+        RawServer { addr, heads, task }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn heads(&self) -> usize {
+        self.heads.load(Ordering::SeqCst)
+    }
+}
