@@ -1,0 +1,134 @@
+//! The retry budget: a storm against a downstream that always fails.
+
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{Method, StatusCode};
+use support::*;
+use tower::retry::budget::Budget;
+use tower::{ServiceBuilder, ServiceExt};
+use tower_http_retry::backoff::ConstantBackoff;
+use tower_http_retry::{RetryLayer, RetryPolicy};
+
+/// 1,000 GETs from 50 concurrent tasks against a server that always answers
+/// 503, through one stack (every task uses a clone). Returns the calls the
+/// server saw.
+async fn storm(policy: RetryPolicy) -> usize {
+    let server = TestServer::start(|_, _| status(503)).await;
+    let svc = ServiceBuilder::new()
+        .layer(RetryLayer::new(policy))
+        .service(client());
+    let url = server.url("/");
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let (svc, url) = (svc.clone(), url.clone());
+            tokio::spawn(async move {
+                for _ in 0..20 {
+                    let res = svc
+                        .clone()
+                        .oneshot(request(Method::GET, &url))
+                        .await
+                        .unwrap();
+                    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    server.calls()
+}
+
+fn fast() -> RetryPolicy {
+    RetryPolicy::default().backoff(ConstantBackoff::new(Duration::from_millis(1)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_budget_a_storm_triples_the_load() {
+    assert_eq!(storm(fast().without_budget()).await, 3000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_budget_bounds_a_storm() {
+    // 1,000 deposits allow 20 % (200 retries), plus the 10/s floor over
+    // 10 s (100 retries): 1,300 calls at most.
+    let calls = storm(fast()).await;
+    assert!((1000..=1300).contains(&calls), "{calls} calls");
+}
+
+/// A budget that records its use and refuses every retry.
+#[derive(Default, Clone)]
+struct Refusing {
+    deposits: Arc<AtomicUsize>,
+    withdrawals: Arc<AtomicUsize>,
+}
+
+impl Budget for Refusing {
+    fn deposit(&self) {
+        self.deposits.fetch_add(1, Ordering::SeqCst);
+    }
+    fn withdraw(&self) -> bool {
+        self.withdrawals.fetch_add(1, Ordering::SeqCst);
+        false
+    }
+}
+
+#[tokio::test]
+async fn a_refused_retry_is_not_made_and_the_budget_is_shared() {
+    let budget = Refusing::default();
+    let policy = fast().budget(budget.clone());
+    let server = TestServer::start(|_, _| status(503)).await;
+    // Two services from one layer, and a clone: one budget.
+    let layer = RetryLayer::new(policy);
+    let a = ServiceBuilder::new().layer(layer.clone()).service(client());
+    let b = ServiceBuilder::new().layer(layer).service(client());
+    for svc in [a.clone(), a, b] {
+        let res = svc
+            .oneshot(request(Method::GET, &server.url("/")))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(attempts(&res), Some(1));
+    }
+    assert_eq!(server.calls(), 3);
+    // One deposit per logical request, one refused withdrawal each.
+    assert_eq!(budget.deposits.load(Ordering::SeqCst), 3);
+    assert_eq!(budget.withdrawals.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn a_success_deposits_once_and_withdraws_nothing() {
+    let budget = Refusing::default();
+    let server = TestServer::statuses(&[]).await;
+    let svc = ServiceBuilder::new()
+        .layer(RetryLayer::new(fast().budget(budget.clone())))
+        .service(client());
+    svc.oneshot(request(Method::GET, &server.url("/")))
+        .await
+        .unwrap();
+    assert_eq!(budget.deposits.load(Ordering::SeqCst), 1);
+    assert_eq!(budget.withdrawals.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+#[should_panic(expected = "`retry_ratio` 0.6 would be rounded by TpsBudget (tower issue 857) to 1")]
+fn a_ratio_tps_budget_would_round_is_rejected() {
+    let _ = RetryPolicy::default().tps_budget(Duration::from_secs(10), 10, 0.6);
+}
+
+#[test]
+#[should_panic(expected = "`ttl` must be within 1s..=60s, got 500ms")]
+fn a_short_ttl_is_rejected() {
+    let _ = RetryPolicy::default().tps_budget(Duration::from_millis(500), 10, 0.2);
+}
+
+#[test]
+fn safe_ratios_are_accepted() {
+    for r in [0.0, 0.1, 0.2, 0.25, 0.5, 1.0, 2.0, 4.0, 1000.0] {
+        let _ = RetryPolicy::default().tps_budget(Duration::from_secs(10), 10, r);
+    }
+}
