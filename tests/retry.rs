@@ -276,3 +276,26 @@ async fn empty_error_bodies_keep_the_pooled_connection() {
     assert_eq!(attempts(&res), Some(3));
     assert_eq!(server.connections(), 1);
 }
+
+#[tokio::test]
+async fn small_error_bodies_keep_the_pooled_connection() {
+    // hyper drains a dropped body that is already buffered: a 1 KiB error
+    // page does not cost a connection. (Larger ones do: see the docs.)
+    let server = TestServer::start(|n, _| {
+        let mut res = http::Response::new(Full::new(Bytes::from(vec![b'x'; 1024])));
+        if n < 2 {
+            *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+        }
+        res
+    })
+    .await;
+    let svc = ServiceBuilder::new()
+        .layer(RetryLayer::new(fast_policy()))
+        .service(client());
+    let res = svc
+        .oneshot(request(Method::GET, &server.url("/")))
+        .await
+        .unwrap();
+    assert_eq!(attempts(&res), Some(3));
+    assert_eq!(server.connections(), 1);
+}

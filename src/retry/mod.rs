@@ -26,16 +26,18 @@
 //! # Requirements
 //!
 //! The request body must be `Clone` (`Full<Bytes>`, `String`, …); wrap other
-//! bodies in [`ReplayBody`](crate) first. Waiting uses `tokio::time`, so
+//! bodies (a stream, hyper's `Incoming`) in a replayable body first. Waiting uses `tokio::time`, so
 //! retries need a Tokio runtime with its timer enabled.
 //!
 //! # Response bodies of retried attempts
 //!
 //! tower's `Retry` drops the response of an attempt that is retried, and a
-//! policy only ever sees it by reference, so it cannot read the body to its
-//! end. hyper closes a pooled HTTP/1 connection whose response body was
-//! dropped unread, unless the body was empty: a retried error page with a
-//! body costs a new connection.
+//! policy only sees it by reference: it cannot move the body out to read it
+//! to its end (hyper's `Incoming` has no empty value to leave in its place).
+//! What happens to the connection is then up to the client. hyper reads a
+//! dropped body that is already in its buffer, so an empty or small error
+//! page (a few KiB) keeps the pooled connection; a body still in flight
+//! when it is dropped closes the connection, and the retry opens a new one.
 //!
 //! # Tracing
 //!
