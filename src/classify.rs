@@ -12,7 +12,15 @@ use http::StatusCode;
 
 use crate::circuit_breaker::CircuitOpen;
 
-/// What an error proves about whether the request reached the server.
+/// What an error proves about whether the request reached the server: the
+/// one classification shared by the retry policy and the circuit breaker.
+///
+/// ```
+/// use tower_http_retry::ErrorClass;
+///
+/// let err: tower::BoxError = Box::new(tower_http_retry::CircuitOpen::new());
+/// assert_eq!(ErrorClass::of(&err), ErrorClass::Fatal);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorClass {
     /// The request never left the client (connection refused, DNS failure):
@@ -29,6 +37,10 @@ pub enum ErrorClass {
 
 impl ErrorClass {
     /// A short, stable name for logs and metrics.
+    ///
+    /// ```
+    /// assert_eq!(tower_http_retry::ErrorClass::Ambiguous.as_str(), "ambiguous");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorClass::NeverSent => "never_sent",
@@ -206,6 +218,7 @@ impl std::fmt::Debug for StatusSet {
 
 /// Is a response with this status a failure worth counting against a
 /// downstream, by the crate's one rule (5xx, 408, 429)?
+#[allow(dead_code)] // the circuit breaker uses it
 pub(crate) fn is_failure_status(status: StatusCode) -> bool {
     status.is_server_error()
         || status == StatusCode::REQUEST_TIMEOUT

@@ -35,6 +35,8 @@
 //! ```
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// Nothing a peer sends may panic the crate: no `unwrap` outside tests.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod backoff;
 pub mod circuit_breaker;

@@ -13,6 +13,8 @@ use tower::{service_fn, ServiceBuilder, ServiceExt};
 use tower_http_retry::backoff::{ConstantBackoff, ExponentialBackoff, Jitter};
 use tower_http_retry::{Attempts, RetryLayer, RetryPolicy};
 
+type CallLog = Arc<Mutex<Vec<Duration>>>;
+
 /// A downstream answering `respond(n)` to call `n`, recording when each call
 /// arrived (in paused time, relative to `start`).
 fn downstream(
@@ -24,7 +26,7 @@ fn downstream(
             Error = Infallible,
             Future = impl Send,
         > + Clone,
-    Arc<Mutex<Vec<Duration>>>,
+    CallLog,
 ) {
     let start = Instant::now();
     let log = Arc::new(Mutex::new(Vec::new()));

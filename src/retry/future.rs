@@ -12,7 +12,16 @@ pin_project! {
     /// The wait before a retry: the future of [`RetryPolicy`](crate::RetryPolicy)'s
     /// `tower::retry::Policy` impl.
     ///
-    /// A zero delay resolves at once, without touching the timer.
+    /// A zero delay resolves at once, without touching the timer. tower's
+    /// `Retry` polls it; user code rarely sees it.
+    ///
+    /// ```
+    /// use tower::retry::Policy;
+    /// use tower_http_retry::{retry::RetryDelay, RetryPolicy};
+    ///
+    /// fn wait_type<P: Policy<http::Request<String>, http::Response<()>, std::io::Error, Future = RetryDelay>>(_: &P) {}
+    /// wait_type(&RetryPolicy::default());
+    /// ```
     #[derive(Debug)]
     pub struct RetryDelay {
         #[pin]

@@ -105,7 +105,15 @@ use http::StatusCode;
 use crate::classify::ErrorClass;
 
 /// Why an attempt is retried (or would have been): its status, or the class
-/// of its error.
+/// of its error. Its `Display` is the `reason` field of the tracing events.
+///
+/// ```
+/// use http::StatusCode;
+/// use tower_http_retry::{ErrorClass, RetryReason};
+///
+/// assert_eq!(RetryReason::Status(StatusCode::SERVICE_UNAVAILABLE).to_string(), "503");
+/// assert_eq!(RetryReason::Error(ErrorClass::NeverSent).to_string(), "never_sent");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RetryReason {
     /// The response had a retryable status.
