@@ -93,7 +93,7 @@ impl ErrorClass {
             CircuitOpen
         );
         #[cfg(feature = "reqwest")]
-        known!(reqwest::Error);
+        known!(::reqwest::Error);
         ErrorClass::Ambiguous
     }
 }
@@ -134,7 +134,7 @@ fn classify_link(e: &(dyn Error + 'static)) -> Option<ErrorClass> {
         return None;
     }
     #[cfg(feature = "reqwest")]
-    if let Some(e) = e.downcast_ref::<reqwest::Error>() {
+    if let Some(e) = e.downcast_ref::<::reqwest::Error>() {
         if e.is_connect() {
             return Some(ErrorClass::NeverSent);
         }

@@ -41,8 +41,14 @@
 pub mod backoff;
 pub mod circuit_breaker;
 mod classify;
+#[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
+mod reqwest;
 pub mod retry;
 
+#[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
+pub use crate::reqwest::ReqwestService;
 pub use circuit_breaker::CircuitOpen;
 pub use classify::ErrorClass;
 pub use retry::{Attempts, RetryLayer, RetryPolicy, RetryReason};
