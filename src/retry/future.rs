@@ -8,6 +8,8 @@ use std::time::Duration;
 use pin_project_lite::pin_project;
 use tokio::time::Sleep;
 
+use super::drain::Drain;
+
 pin_project! {
     /// The wait before a retry: the future of [`RetryPolicy`](crate::RetryPolicy)'s
     /// `tower::retry::Policy` impl.
@@ -26,6 +28,8 @@ pin_project! {
     pub struct RetryDelay {
         #[pin]
         state: State,
+        // The discarded response's body, read while we wait.
+        drain: Option<Drain>,
     }
 }
 
@@ -39,7 +43,7 @@ pin_project! {
 }
 
 impl RetryDelay {
-    pub(crate) fn new(delay: Duration) -> Self {
+    pub(crate) fn new(delay: Duration, drain: Option<Drain>) -> Self {
         let state = if delay.is_zero() {
             State::Now
         } else {
@@ -49,7 +53,7 @@ impl RetryDelay {
                 sleep: tokio::time::sleep(delay),
             }
         };
-        RetryDelay { state }
+        RetryDelay { state, drain }
     }
 }
 
@@ -57,7 +61,14 @@ impl Future for RetryDelay {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        match self.project().state.project() {
+        let this = self.project();
+        // Bounded by the wait: when it ends, a body not yet read is dropped.
+        if let Some(drain) = this.drain {
+            if drain.poll_drain(cx).is_ready() {
+                *this.drain = None;
+            }
+        }
+        match this.state.project() {
             StateProj::Now => Poll::Ready(()),
             StateProj::Sleep { sleep } => sleep.poll(cx),
         }

@@ -31,13 +31,16 @@
 //!
 //! # Response bodies of retried attempts
 //!
-//! tower's `Retry` drops the response of an attempt that is retried, and a
-//! policy only sees it by reference: it cannot move the body out to read it
-//! to its end (hyper's `Incoming` has no empty value to leave in its place).
-//! What happens to the connection is then up to the client. hyper reads a
+//! The response of an attempt that is retried is discarded. To keep its
+//! pooled connection, its body is read to its end (at most 256 KiB, and
+//! only while the policy waits before the retry) where the body type lets
+//! the policy take it: tower's `Retry` hands the policy the response by
+//! reference only, so the body can be moved out only if it has an empty
+//! value to leave in its place. That holds for `reqwest::Body` (feature
+//! `reqwest`). hyper's `Incoming` has none; for it, hyper itself reads a
 //! dropped body that is already in its buffer, so an empty or small error
-//! page (a few KiB) keeps the pooled connection; a body still in flight
-//! when it is dropped closes the connection, and the retry opens a new one.
+//! page (a few KiB) keeps the connection, and a larger one still in flight
+//! closes it: the retry opens a new connection.
 //!
 //! # Tracing
 //!
@@ -88,6 +91,7 @@
 //! ```
 
 mod attempts;
+mod drain;
 mod future;
 mod layer;
 mod policy;

@@ -7,6 +7,7 @@ use tokio::time::Instant;
 use tower::retry::budget::{Budget, TpsBudget};
 use tower::retry::Policy;
 
+use super::drain;
 use super::future::RetryDelay;
 use super::retry_after::RetryAfter;
 use super::{Attempts, RetryReason};
@@ -387,6 +388,7 @@ impl RetryPolicy {
 impl<B, ResB, E> Policy<Request<B>, Response<ResB>, E> for RetryPolicy
 where
     B: Clone,
+    ResB: 'static,
     E: 'static,
 {
     type Future = RetryDelay;
@@ -408,7 +410,11 @@ where
                 );
                 self.attempt += 1;
                 self.previous = delay;
-                return Some(RetryDelay::new(delay));
+                let drain = match result {
+                    Ok(res) if !delay.is_zero() => drain::take(res.body_mut()),
+                    _ => None,
+                };
+                return Some(RetryDelay::new(delay, drain));
             }
             Ok(None) => {}
             Err((reason, why)) => {
