@@ -41,6 +41,8 @@
 pub mod backoff;
 pub mod circuit_breaker;
 mod classify;
+#[cfg(feature = "metrics")]
+mod metrics;
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 mod reqwest;
@@ -51,4 +53,4 @@ pub mod retry;
 pub use crate::reqwest::ReqwestService;
 pub use circuit_breaker::CircuitOpen;
 pub use classify::ErrorClass;
-pub use retry::{Attempts, RetryLayer, RetryPolicy, RetryReason};
+pub use retry::{Attempts, RetryEvent, RetryLayer, RetryPolicy, RetryReason};

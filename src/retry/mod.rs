@@ -92,12 +92,14 @@
 
 mod attempts;
 mod drain;
+mod event;
 mod future;
 mod layer;
 mod policy;
 mod retry_after;
 
 pub use attempts::Attempts;
+pub use event::RetryEvent;
 pub use future::RetryDelay;
 pub use layer::RetryLayer;
 pub use policy::RetryPolicy;

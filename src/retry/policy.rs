@@ -10,7 +10,7 @@ use tower::retry::Policy;
 use super::drain;
 use super::future::RetryDelay;
 use super::retry_after::RetryAfter;
-use super::{Attempts, RetryReason};
+use super::{Attempts, RetryEvent, RetryReason};
 use crate::backoff::{Backoff, ExponentialBackoff, Jitter};
 use crate::classify::{ErrorClass, StatusSet};
 
@@ -68,7 +68,11 @@ struct Config {
     max_retry_after: Duration,
     max_elapsed: Option<Duration>,
     budget: Option<Arc<dyn Budget + Send + Sync>>,
+    on_retry: Option<Hook>,
+    on_give_up: Option<Hook>,
 }
+
+type Hook = Arc<dyn Fn(&RetryEvent<'_>) + Send + Sync>;
 
 impl Default for RetryPolicy {
     /// The defaults of the table above.
@@ -85,6 +89,8 @@ impl Default for RetryPolicy {
                 max_retry_after: Duration::from_secs(60),
                 max_elapsed: None,
                 budget: Some(Arc::new(TpsBudget::default())),
+                on_retry: None,
+                on_give_up: None,
             }),
             attempt: 1,
             previous: Duration::ZERO,
@@ -288,6 +294,39 @@ impl RetryPolicy {
     }
 }
 
+impl RetryPolicy {
+    /// Calls `f` before every retry, after the `tracing` event: the place for
+    /// metrics of your own. Default: none.
+    ///
+    /// ```
+    /// let policy = tower_http_retry::RetryPolicy::default()
+    ///     .on_retry(|e: &tower_http_retry::RetryEvent<'_>| eprintln!("retrying {} ({})", e.uri, e.reason));
+    /// ```
+    pub fn on_retry<F>(mut self, f: F) -> Self
+    where
+        F: Fn(&RetryEvent<'_>) + Send + Sync + 'static,
+    {
+        self.config().on_retry = Some(Arc::new(f));
+        self
+    }
+
+    /// Calls `f` when a retryable outcome is handed back without a retry
+    /// (attempts, budget or time exhausted, `Retry-After` too long, request
+    /// not safe to replay); [`RetryEvent::gave_up`] says why. Default: none.
+    ///
+    /// ```
+    /// let policy = tower_http_retry::RetryPolicy::default()
+    ///     .on_give_up(|e: &tower_http_retry::RetryEvent<'_>| eprintln!("gave up: {:?}", e.gave_up));
+    /// ```
+    pub fn on_give_up<F>(mut self, f: F) -> Self
+    where
+        F: Fn(&RetryEvent<'_>) + Send + Sync + 'static,
+    {
+        self.config().on_give_up = Some(Arc::new(f));
+        self
+    }
+}
+
 impl fmt::Debug for RetryPolicy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = &self.config;
@@ -408,6 +447,18 @@ where
                     host = req.uri().host().unwrap_or(""),
                     "retrying request"
                 );
+                if let Some(hook) = &self.config.on_retry {
+                    hook(&RetryEvent {
+                        attempt: self.attempt,
+                        delay,
+                        reason,
+                        gave_up: None,
+                        method: req.method(),
+                        uri: req.uri(),
+                    });
+                }
+                #[cfg(feature = "metrics")]
+                crate::metrics::retry(reason);
                 self.attempt += 1;
                 self.previous = delay;
                 let drain = match result {
@@ -426,6 +477,18 @@ where
                     host = req.uri().host().unwrap_or(""),
                     "giving up on request"
                 );
+                if let Some(hook) = &self.config.on_give_up {
+                    hook(&RetryEvent {
+                        attempt: self.attempt,
+                        delay: Duration::ZERO,
+                        reason,
+                        gave_up: Some(why.as_str()),
+                        method: req.method(),
+                        uri: req.uri(),
+                    });
+                }
+                #[cfg(feature = "metrics")]
+                crate::metrics::give_up(reason, why.as_str());
             }
         }
         if let Ok(res) = result {
