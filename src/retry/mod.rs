@@ -91,6 +91,7 @@
 //! ```
 
 mod attempts;
+mod decide;
 mod drain;
 mod event;
 mod future;

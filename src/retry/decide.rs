@@ -1,0 +1,195 @@
+//! The decision for each outcome: the `tower::retry::Policy` impl.
+
+use std::time::{Duration, SystemTime};
+
+use http::{header::HeaderName, Method, Request, Response};
+use tokio::time::Instant;
+use tower::retry::Policy;
+
+use super::drain;
+use super::future::RetryDelay;
+use super::retry_after::RetryAfter;
+use super::{Attempts, RetryEvent, RetryPolicy, RetryReason};
+use crate::classify::ErrorClass;
+
+/// `Idempotency-Key` (IETF draft-ietf-httpapi-idempotency-key-header): a
+/// request carrying it may be replayed whatever its method.
+static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+
+/// Why a retryable outcome was not retried.
+#[derive(Debug, Clone, Copy)]
+enum GiveUp {
+    NotReplayable,
+    Attempts,
+    RetryAfterTooLong,
+    Elapsed,
+    Budget,
+}
+
+impl GiveUp {
+    fn as_str(self) -> &'static str {
+        match self {
+            GiveUp::NotReplayable => "request is not safe to replay",
+            GiveUp::Attempts => "max attempts reached",
+            GiveUp::RetryAfterTooLong => "Retry-After above max_retry_after",
+            GiveUp::Elapsed => "max elapsed time would be exceeded",
+            GiveUp::Budget => "retry budget exhausted",
+        }
+    }
+}
+
+/// RFC 9110 §9.2.2: methods whose intended effect is the same however many
+/// times they are sent; or any request with an `Idempotency-Key`.
+fn is_replayable<B>(req: &Request<B>) -> bool {
+    matches!(
+        *req.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+    ) || req.headers().contains_key(&IDEMPOTENCY_KEY)
+}
+
+impl RetryPolicy {
+    /// The wait before the next retry, or why there is none.
+    fn decide<B, ResB, E: 'static>(
+        &self,
+        req: &Request<B>,
+        result: &Result<Response<ResB>, E>,
+    ) -> Result<Option<(RetryReason, Duration)>, (RetryReason, GiveUp)> {
+        let config = &*self.config;
+        let reason = match result {
+            Ok(res) if !config.statuses.contains(res.status()) => return Ok(None),
+            Ok(res) => RetryReason::Status(res.status()),
+            Err(e) => match ErrorClass::of(e) {
+                ErrorClass::Fatal => return Ok(None),
+                class => RetryReason::Error(class),
+            },
+        };
+        if reason != RetryReason::Error(ErrorClass::NeverSent) && !is_replayable(req) {
+            return Err((reason, GiveUp::NotReplayable));
+        }
+        if self.attempt >= config.max_attempts {
+            return Err((reason, GiveUp::Attempts));
+        }
+        let retry_after = match result {
+            Ok(res) => res
+                .headers()
+                .get(http::header::RETRY_AFTER)
+                .map(|v| RetryAfter::parse(v, SystemTime::now(), config.max_retry_after)),
+            Err(_) => None,
+        };
+        let delay = match retry_after {
+            Some(RetryAfter::After(d)) => d,
+            Some(RetryAfter::TooLong) => return Err((reason, GiveUp::RetryAfterTooLong)),
+            Some(RetryAfter::Invalid) | None => config
+                .backoff
+                .delay(self.attempt, self.previous)
+                .min(config.max_retry_after),
+        };
+        if let (Some(max), Some(start)) = (config.max_elapsed, self.start) {
+            let ends = start.elapsed().saturating_add(delay);
+            if ends > max {
+                return Err((reason, GiveUp::Elapsed));
+            }
+        }
+        if let Some(budget) = &config.budget {
+            if !budget.withdraw() {
+                return Err((reason, GiveUp::Budget));
+            }
+        }
+        Ok(Some((reason, delay)))
+    }
+}
+
+impl<B, ResB, E> Policy<Request<B>, Response<ResB>, E> for RetryPolicy
+where
+    B: Clone,
+    ResB: 'static,
+    E: 'static,
+{
+    type Future = RetryDelay;
+
+    fn retry(
+        &mut self,
+        req: &mut Request<B>,
+        result: &mut Result<Response<ResB>, E>,
+    ) -> Option<Self::Future> {
+        match self.decide(req, result) {
+            Ok(Some((reason, delay))) => {
+                tracing::debug!(
+                    attempt = self.attempt,
+                    delay_ms = delay.as_millis() as u64,
+                    %reason,
+                    method = %req.method(),
+                    host = req.uri().host().unwrap_or(""),
+                    "retrying request"
+                );
+                if let Some(hook) = &self.config.on_retry {
+                    hook(&RetryEvent {
+                        attempt: self.attempt,
+                        delay,
+                        reason,
+                        gave_up: None,
+                        method: req.method(),
+                        uri: req.uri(),
+                    });
+                }
+                #[cfg(feature = "metrics")]
+                crate::metrics::retry(reason);
+                self.attempt += 1;
+                self.previous = delay;
+                let drain = match result {
+                    Ok(res) if !delay.is_zero() => drain::take(res.body_mut()),
+                    _ => None,
+                };
+                return Some(RetryDelay::new(delay, drain));
+            }
+            Ok(None) => {}
+            Err((reason, why)) => {
+                tracing::info!(
+                    attempts = self.attempt,
+                    %reason,
+                    why = why.as_str(),
+                    method = %req.method(),
+                    host = req.uri().host().unwrap_or(""),
+                    "giving up on request"
+                );
+                if let Some(hook) = &self.config.on_give_up {
+                    hook(&RetryEvent {
+                        attempt: self.attempt,
+                        delay: Duration::ZERO,
+                        reason,
+                        gave_up: Some(why.as_str()),
+                        method: req.method(),
+                        uri: req.uri(),
+                    });
+                }
+                #[cfg(feature = "metrics")]
+                crate::metrics::give_up(reason, why.as_str());
+            }
+        }
+        if let Ok(res) = result {
+            res.extensions_mut().insert(Attempts::new(self.attempt));
+        }
+        None
+    }
+
+    fn clone_request(&mut self, req: &Request<B>) -> Option<Request<B>> {
+        if self.attempt == 1 {
+            // The first attempt of a logical request: tower calls this on the
+            // service's policy, then clones that policy into the response
+            // future, so what is set here travels with this request only.
+            if let Some(budget) = &self.config.budget {
+                budget.deposit();
+            }
+            if self.config.max_elapsed.is_some() {
+                self.start = Some(Instant::now());
+            }
+        }
+        let mut clone = Request::new(req.body().clone());
+        *clone.method_mut() = req.method().clone();
+        *clone.uri_mut() = req.uri().clone();
+        *clone.version_mut() = req.version();
+        *clone.headers_mut() = req.headers().clone();
+        *clone.extensions_mut() = req.extensions().clone();
+        Some(clone)
+    }
+}
