@@ -53,4 +53,4 @@ pub mod retry;
 pub use crate::reqwest::ReqwestService;
 pub use circuit_breaker::CircuitOpen;
 pub use classify::ErrorClass;
-pub use retry::{Attempts, RetryEvent, RetryLayer, RetryPolicy, RetryReason};
+pub use retry::{Attempts, ResendCount, RetryEvent, RetryLayer, RetryPolicy, RetryReason};

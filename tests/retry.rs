@@ -11,7 +11,7 @@ use http_body_util::Full;
 use support::*;
 use tower::{ServiceBuilder, ServiceExt};
 use tower_http_retry::backoff::{ConstantBackoff, ExponentialBackoff, Jitter};
-use tower_http_retry::{RetryLayer, RetryPolicy};
+use tower_http_retry::{ResendCount, RetryLayer, RetryPolicy};
 
 async fn get_through(
     policy: RetryPolicy,
@@ -184,11 +184,16 @@ struct TraceId(u64);
 async fn a_replay_is_identical_to_the_first_attempt() {
     let server = TestServer::statuses(&[503, 500]).await;
     let seen_extensions = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let seen = seen_extensions.clone();
+    let seen_resends = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (seen, resends) = (seen_extensions.clone(), seen_resends.clone());
     let inner = tower::service_fn(move |req: Request<Full<Bytes>>| {
         seen.lock()
             .unwrap()
             .push(req.extensions().get::<TraceId>().cloned());
+        resends
+            .lock()
+            .unwrap()
+            .push(req.extensions().get::<ResendCount>().copied());
         client().oneshot(req)
     });
     let svc = ServiceBuilder::new()
@@ -229,6 +234,11 @@ async fn a_replay_is_identical_to_the_first_attempt() {
         ["one", "two"]
     );
     assert_eq!(*seen_extensions.lock().unwrap(), vec![Some(TraceId(7)); 3]);
+    // ... plus the resend count, on replays only.
+    assert_eq!(
+        *seen_resends.lock().unwrap(),
+        [None, Some(ResendCount::new(1)), Some(ResendCount::new(2))]
+    );
 }
 
 #[tokio::test]

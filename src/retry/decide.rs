@@ -9,7 +9,7 @@ use tower::retry::Policy;
 use super::drain;
 use super::future::RetryDelay;
 use super::retry_after::RetryAfter;
-use super::{Attempts, RetryEvent, RetryPolicy, RetryReason};
+use super::{Attempts, ResendCount, RetryEvent, RetryPolicy, RetryReason};
 use crate::classify::ErrorClass;
 
 /// `Idempotency-Key` (IETF draft-ietf-httpapi-idempotency-key-header): a
@@ -134,6 +134,8 @@ where
                 }
                 #[cfg(feature = "metrics")]
                 crate::metrics::retry(reason);
+                // `req` is what tower sends next: mark it as a resend.
+                req.extensions_mut().insert(ResendCount::new(self.attempt));
                 self.attempt += 1;
                 self.previous = delay;
                 let drain = match result {

@@ -21,7 +21,10 @@
 //!    hands the response back at once. Otherwise the
 //!    [`backoff`](RetryPolicy::backoff) schedule.
 //!
-//! Every response returned carries an [`Attempts`] extension.
+//! Every response returned carries an [`Attempts`] extension. A replay is
+//! the first request again (method, URI, version, headers, extensions, body)
+//! plus a [`ResendCount`] extension: OpenTelemetry's
+//! `http.request.resend_count`, for the span of each attempt.
 //!
 //! # Requirements
 //!
@@ -99,7 +102,7 @@ mod layer;
 mod policy;
 mod retry_after;
 
-pub use attempts::Attempts;
+pub use attempts::{Attempts, ResendCount};
 pub use event::RetryEvent;
 pub use future::RetryDelay;
 pub use layer::RetryLayer;
