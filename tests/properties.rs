@@ -1,0 +1,177 @@
+//! Property tests: no configuration that validates, no attempt number, no
+//! header value and no outcome can make the policy panic, exceed its caps,
+//! or replay a request that is not safe to replay.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use proptest::prelude::*;
+use tower::retry::Policy;
+use tower_http_retry::backoff::{Backoff, ExponentialBackoff, Jitter};
+use tower_http_retry::{RetryEvent, RetryPolicy};
+
+fn jitter() -> impl Strategy<Value = Jitter> {
+    prop_oneof![
+        Just(Jitter::None),
+        Just(Jitter::Full),
+        Just(Jitter::Equal),
+        Just(Jitter::Decorrelated)
+    ]
+}
+
+fn duration() -> impl Strategy<Value = Duration> {
+    prop_oneof![
+        (1u64..10_000).prop_map(Duration::from_millis),
+        (1u64..u64::MAX).prop_map(Duration::from_nanos),
+        Just(Duration::MAX),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn backoff_delays_stay_within_zero_and_the_cap(
+        base in duration(),
+        extra in duration(),
+        multiplier in 1.0f64..64.0,
+        jitter in jitter(),
+        seed in any::<u64>(),
+        retry in any::<u32>(),
+        previous in duration(),
+    ) {
+        let cap = base.saturating_add(extra);
+        let b = ExponentialBackoff::new(base)
+            .max_delay(cap)
+            .multiplier(multiplier)
+            .jitter(jitter)
+            .seed(seed);
+        let d = b.delay(retry, previous);
+        prop_assert!(d <= cap, "{d:?} > {cap:?}");
+        match jitter {
+            Jitter::None => {
+                // Never below the first delay, and monotonic in the retry number.
+                prop_assert!(d >= base);
+                prop_assert!(b.delay(retry.saturating_add(1), previous) >= d);
+            }
+            Jitter::Decorrelated => prop_assert!(d >= base),
+            Jitter::Full | Jitter::Equal => {}
+        }
+        if jitter == Jitter::Equal {
+            let plain = ExponentialBackoff::new(base).max_delay(cap).multiplier(multiplier).jitter(Jitter::None);
+            let full = plain.delay(retry, previous);
+            prop_assert!(d >= full / 2 && d <= full);
+        }
+    }
+}
+
+/// Runs one retry decision on a 503 with the given `Retry-After` bytes;
+/// returns the chosen delay, if the policy retries.
+fn decide_retry_after(value: &[u8], cap: Duration) -> Option<Duration> {
+    let header = HeaderValue::from_bytes(value).ok()?;
+    let chosen = Arc::new(Mutex::new(None));
+    let c = chosen.clone();
+    let mut policy = RetryPolicy::default()
+        .without_budget()
+        .backoff(|_| Duration::from_millis(5))
+        .max_retry_after(cap)
+        .on_retry(move |e: &RetryEvent<'_>| *c.lock().unwrap() = Some(e.delay));
+    let mut req = Request::new(());
+    let _ = Policy::<_, Response<()>, std::io::Error>::clone_request(&mut policy, &req);
+    let mut res = Response::new(());
+    *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    res.headers_mut().insert(http::header::RETRY_AFTER, header);
+    let mut result: Result<_, std::io::Error> = Ok(res);
+    let retried = Policy::retry(&mut policy, &mut req, &mut result).is_some();
+    let delay = *chosen.lock().unwrap();
+    assert_eq!(retried, delay.is_some());
+    delay
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(5000))]
+
+    #[test]
+    fn retry_after_of_any_bytes_is_capped(value in proptest::collection::vec(any::<u8>(), 0..64), cap_s in 0u64..120) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        let _guard = rt.enter();
+        let cap = Duration::from_secs(cap_s);
+        if let Some(d) = decide_retry_after(&value, cap) {
+            prop_assert!(d <= cap, "{d:?} > {cap:?}");
+        }
+    }
+
+    #[test]
+    fn retry_after_digits_and_dates(secs in any::<u64>(), digits in "[0-9]{1,40}", cap_s in 1u64..120) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        let _guard = rt.enter();
+        let cap = Duration::from_secs(cap_s);
+        for value in [secs.to_string(), digits.clone(), httpdate::fmt_http_date(std::time::UNIX_EPOCH + Duration::from_secs(secs % 253_402_300_000))] {
+            if let Some(d) = decide_retry_after(value.as_bytes(), cap) {
+                prop_assert!(d <= cap, "{value}: {d:?} > {cap:?}");
+            }
+        }
+    }
+}
+
+fn method() -> impl Strategy<Value = Method> {
+    prop_oneof![
+        Just(Method::GET),
+        Just(Method::HEAD),
+        Just(Method::OPTIONS),
+        Just(Method::TRACE),
+        Just(Method::PUT),
+        Just(Method::DELETE),
+        Just(Method::POST),
+        Just(Method::PATCH),
+        Just(Method::CONNECT),
+        "[A-Z]{1,10}".prop_map(|m| Method::from_bytes(m.as_bytes()).unwrap()),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(5000))]
+
+    #[test]
+    fn a_request_unsafe_to_replay_is_never_replayed_after_an_ambiguous_outcome(
+        method in method(),
+        key in any::<bool>(),
+        outcome in prop_oneof![
+            (100u16..1000).prop_map(Ok),
+            prop_oneof![
+                Just(std::io::ErrorKind::ConnectionReset),
+                Just(std::io::ErrorKind::UnexpectedEof),
+                Just(std::io::ErrorKind::TimedOut),
+                Just(std::io::ErrorKind::BrokenPipe),
+                Just(std::io::ErrorKind::Other),
+            ].prop_map(Err),
+        ],
+    ) {
+        let mut policy = RetryPolicy::default().without_budget().backoff(|_| Duration::ZERO);
+        let mut req = Request::builder().method(method.clone()).body(()).unwrap();
+        if key {
+            req.headers_mut().insert("idempotency-key", HeaderValue::from_static("k"));
+        }
+        let _ = Policy::<_, Response<()>, std::io::Error>::clone_request(&mut policy, &req);
+        let mut result = match outcome {
+            Ok(code) => {
+                let mut res = Response::new(());
+                *res.status_mut() = StatusCode::from_u16(code).unwrap();
+                Ok(res)
+            }
+            Err(kind) => Err(std::io::Error::from(kind)),
+        };
+        let retried = Policy::retry(&mut policy, &mut req, &mut result).is_some();
+        let safe = key || matches!(method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE);
+        if !safe {
+            prop_assert!(!retried, "{method} replayed after {:?}", result.as_ref().map(|r| r.status()));
+        }
+        if let Ok(res) = &result {
+            let transient = [408, 429, 500, 502, 503, 504].contains(&res.status().as_u16());
+            prop_assert_eq!(retried, safe && transient);
+        } else {
+            prop_assert_eq!(retried, safe);
+        }
+    }
+}
