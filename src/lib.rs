@@ -39,10 +39,12 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod backoff;
+pub mod body;
 pub mod circuit_breaker;
 mod classify;
 pub mod retry;
 
+pub use body::{ReplayBody, ReplayBodyLayer};
 pub use circuit_breaker::CircuitOpen;
 pub use classify::ErrorClass;
 pub use retry::{Attempts, RetryLayer, RetryPolicy, RetryReason};
