@@ -12,7 +12,8 @@
 //! - A replay sends byte-identical data and the same trailers. If the server
 //!   answered before the body was fully sent, a replay sends what was kept,
 //!   then the rest of the original body. A replay of a body fully kept has
-//!   an exact size hint, so the client can set `Content-Length`.
+//!   an exact size hint (unless it has trailers), so the client can set
+//!   `Content-Length`.
 //! - A body that sends more than the limit is never replayed: the memory
 //!   kept for it is released, the server gets it once, intact, and the
 //!   [`RetryPolicy`](crate::RetryPolicy) hands the first outcome back to the
