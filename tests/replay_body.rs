@@ -215,3 +215,91 @@ async fn incoming_body_above_the_limit_is_forwarded_once() {
     assert_eq!(requests.len(), 1);
     assert_eq!(requests[0].body, data);
 }
+
+#[tokio::test]
+async fn a_replay_after_an_early_answer_sends_the_kept_then_the_rest() {
+    // Upstream: the first request is answered 503 at once, its body unread;
+    // the second is read to its end and recorded.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/upload", listener.local_addr().unwrap());
+    let (heads_tx, mut heads) = tokio::sync::mpsc::unbounded_channel::<usize>();
+    let (bodies_tx, mut bodies) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let server = tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let (heads_tx, bodies_tx, seen) = (heads_tx.clone(), bodies_tx.clone(), seen.clone());
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+                    let n = seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let _ = heads_tx.send(n);
+                    let bodies_tx = bodies_tx.clone();
+                    async move {
+                        if n == 0 {
+                            return Ok::<_, Infallible>(status(503));
+                        }
+                        let body = req.into_body().collect().await.unwrap().to_bytes();
+                        let _ = bodies_tx.send(body);
+                        Ok(status(200))
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+
+    // The body: a first chunk now, the rest only once the replay started.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, Infallible>>(4);
+    let rx = stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|f| (f, rx)) });
+    let body = StreamBody::new(Box::pin(rx));
+    let svc = ServiceBuilder::new()
+        .layer(ReplayBodyLayer::new(LIMIT))
+        .layer(RetryLayer::new(fast_policy()))
+        .service(replay_client::<StreamBody<_>>());
+    let req = Request::builder()
+        .method(Method::PUT)
+        .uri(url)
+        .body(body)
+        .unwrap();
+    let call = tokio::spawn(svc.oneshot(req));
+
+    let (first, rest) = (Bytes::from(vec![b'a'; 3000]), Bytes::from(vec![b'b'; 5000]));
+    tx.send(Ok(Frame::data(first.clone()))).await.unwrap();
+    assert_eq!(heads.recv().await, Some(0));
+    // The replay has begun: send the rest of the original.
+    assert_eq!(heads.recv().await, Some(1));
+    tx.send(Ok(Frame::data(rest.clone()))).await.unwrap();
+    drop(tx);
+
+    let res = tokio::time::timeout(std::time::Duration::from_secs(10), call)
+        .await
+        .expect("the replay finishes")
+        .unwrap()
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(attempts(&res), Some(2));
+    let replayed = bodies.recv().await.unwrap();
+    assert_eq!(replayed, [first, rest].concat());
+    server.abort();
+}
+
+#[test]
+fn replay_stack_over_hyper_util_is_send_sync_clone() {
+    fn assert_service<S, B>(_: &S)
+    where
+        S: tower::Service<Request<B>> + Clone + Send + Sync + 'static,
+        S::Future: Send + 'static,
+    {
+    }
+    let svc = ServiceBuilder::new()
+        .layer(ReplayBodyLayer::new(LIMIT))
+        .layer(RetryLayer::new(fast_policy()))
+        .service(replay_client::<Incoming>());
+    assert_service::<_, Incoming>(&svc);
+    let svc = ServiceBuilder::new()
+        .layer(ReplayBodyLayer::new(LIMIT))
+        .layer(RetryLayer::new(fast_policy()))
+        .service(replay_client::<Chunks>());
+    assert_service::<_, Chunks>(&svc);
+}
