@@ -40,6 +40,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod backoff;
+pub mod body;
 pub mod circuit_breaker;
 mod classify;
 #[cfg(feature = "metrics")]
@@ -52,6 +53,7 @@ pub mod retry;
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub use crate::reqwest::ReqwestService;
+pub use body::{ReplayBody, ReplayBodyLayer};
 pub use circuit_breaker::CircuitOpen;
 pub use classify::ErrorClass;
 pub use retry::{Attempts, ResendCount, RetryEvent, RetryLayer, RetryPolicy, RetryReason};

@@ -10,6 +10,7 @@ use super::drain;
 use super::future::RetryDelay;
 use super::retry_after::RetryAfter;
 use super::{Attempts, ResendCount, RetryEvent, RetryPolicy, RetryReason};
+use crate::body::ReplayHandle;
 use crate::classify::ErrorClass;
 
 /// `Idempotency-Key` (IETF draft-ietf-httpapi-idempotency-key-header): a
@@ -20,6 +21,7 @@ static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 #[derive(Debug, Clone, Copy)]
 enum GiveUp {
     NotReplayable,
+    BodyOverLimit,
     Attempts,
     RetryAfterTooLong,
     Elapsed,
@@ -30,6 +32,7 @@ impl GiveUp {
     fn as_str(self) -> &'static str {
         match self {
             GiveUp::NotReplayable => "request is not safe to replay",
+            GiveUp::BodyOverLimit => "request body exceeded the replay limit",
             GiveUp::Attempts => "max attempts reached",
             GiveUp::RetryAfterTooLong => "Retry-After above max_retry_after",
             GiveUp::Elapsed => "max elapsed time would be exceeded",
@@ -65,6 +68,12 @@ impl RetryPolicy {
         };
         if reason != RetryReason::Error(ErrorClass::NeverSent) && !is_replayable(req) {
             return Err((reason, GiveUp::NotReplayable));
+        }
+        // Put there by `ReplayBodyLayer`: the body outgrew its replay limit.
+        if let Some(body) = req.extensions().get::<ReplayHandle>() {
+            if body.is_capped() {
+                return Err((reason, GiveUp::BodyOverLimit));
+            }
         }
         if self.attempt >= config.max_attempts {
             return Err((reason, GiveUp::Attempts));

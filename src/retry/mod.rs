@@ -29,8 +29,10 @@
 //! # Requirements
 //!
 //! The request body must be `Clone` (`Full<Bytes>`, `String`, …); wrap other
-//! bodies (a stream, hyper's `Incoming`) in a replayable body first. Waiting uses `tokio::time`, so
-//! retries need a Tokio runtime with its timer enabled.
+//! bodies (a stream, hyper's `Incoming`, `reqwest::Body`) in a
+//! [`ReplayBody`](crate::ReplayBody) with
+//! [`ReplayBodyLayer`](crate::ReplayBodyLayer) first. Waiting uses
+//! `tokio::time`, so retries need a Tokio runtime with its timer enabled.
 //!
 //! # Response bodies of retried attempts
 //!

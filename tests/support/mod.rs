@@ -283,3 +283,73 @@ impl RawServer {
         self.heads.load(Ordering::SeqCst)
     }
 }
+
+/// What [`TrailerServer`] saw of one request: its head, body and trailers.
+#[derive(Debug, Clone)]
+pub struct RecordedWithTrailers {
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub trailers: Option<HeaderMap>,
+}
+
+/// A hyper server on 127.0.0.1 that reads each request body frame by frame
+/// (keeping its trailers, which `TestServer` drops), records it, and answers
+/// the statuses of `statuses` in turn, then 200.
+pub struct TrailerServer {
+    pub addr: SocketAddr,
+    log: Arc<Mutex<Vec<RecordedWithTrailers>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TrailerServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl TrailerServer {
+    pub async fn statuses(statuses: &'static [u16]) -> TrailerServer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let log2 = log.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let log = log2.clone();
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+                        let log = log.clone();
+                        async move {
+                            let (parts, body) = req.into_parts();
+                            let collected = body.collect().await.ok();
+                            let trailers = collected.as_ref().and_then(|c| c.trailers().cloned());
+                            let body = collected.map(|c| c.to_bytes()).unwrap_or_default();
+                            let n = {
+                                let mut log = log.lock().unwrap();
+                                log.push(RecordedWithTrailers {
+                                    headers: parts.headers,
+                                    body,
+                                    trailers,
+                                });
+                                log.len() - 1
+                            };
+                            Ok::<_, Infallible>(status(statuses.get(n).copied().unwrap_or(200)))
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        TrailerServer { addr, log, task }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn requests(&self) -> Vec<RecordedWithTrailers> {
+        self.log.lock().unwrap().clone()
+    }
+}
