@@ -41,6 +41,9 @@ pub mod circuit_breaker;
 mod classify;
 pub mod retry;
 
-pub use circuit_breaker::CircuitOpen;
+pub use circuit_breaker::{
+    CircuitBreaker, CircuitBreakerConfig, CircuitBreakerHandle, CircuitBreakerLayer, CircuitOpen,
+    CircuitState,
+};
 pub use classify::ErrorClass;
 pub use retry::{Attempts, RetryLayer, RetryPolicy, RetryReason};
