@@ -354,7 +354,7 @@ impl Breaker {
 
     /// Records the outcome of a call let through by `permit`; `now` is when
     /// it ended.
-    pub(crate) fn record(&self, permit: Permit, outcome: Outcome, now: impl FnOnce() -> Duration) {
+    pub(crate) fn record(&self, permit: Permit, outcome: Outcome, now: impl Fn() -> Duration) {
         if permit.probe {
             self.record_probe(permit, outcome, now);
             return;
@@ -363,7 +363,7 @@ impl Breaker {
         if word.epoch() != permit.epoch {
             return;
         }
-        let now = if self.window.needs_time() {
+        let ended = if self.window.needs_time() {
             now()
         } else {
             Duration::ZERO
@@ -371,12 +371,12 @@ impl Breaker {
         match word.kind() {
             Kind::Closed => {}
             Kind::ForcedClosed => {
-                self.window.record(outcome, now);
+                self.window.record(outcome, ended);
                 return;
             }
             _ => return,
         }
-        let totals = self.window.record(outcome, now);
+        let totals = self.window.record(outcome, ended);
         let mut why = None;
         if let Some(limit) = self.config.consecutive_failures {
             let in_a_row = if outcome.failure {
@@ -394,17 +394,19 @@ impl Breaker {
         if totals.calls >= u64::from(self.config.minimum_calls) {
             let failure_rate = totals.failure_rate();
             let slow_call_rate = totals.slow_call_rate();
-            if outcome.failure && failure_rate >= self.config.failure_rate_threshold {
+            // Checked after every outcome, as resilience4j does: a success
+            // can bring the window to `minimum_calls`, and a time window's
+            // rates move as seconds leave it.
+            if failure_rate >= self.config.failure_rate_threshold {
                 why = Some(Why::FailureRate(failure_rate));
-            } else if outcome.slow
-                && self.config.slow_call_duration.is_some()
+            } else if self.config.slow_call_duration.is_some()
                 && slow_call_rate >= self.config.slow_call_rate_threshold
             {
                 why = Some(Why::SlowCallRate(slow_call_rate));
             }
         }
         if let Some(why) = why {
-            self.transition(word, Kind::Open, why, nanos(now));
+            self.transition(word, Kind::Open, why, nanos(now()));
         }
     }
 
@@ -556,7 +558,7 @@ mod tests {
         slow: false,
     };
 
-    fn at(secs: u64) -> impl FnOnce() -> Duration {
+    fn at(secs: u64) -> impl Fn() -> Duration {
         move || Duration::from_secs(secs)
     }
 
@@ -593,12 +595,12 @@ mod tests {
     fn closed_open_half_open_closed() {
         let b = breaker(small());
         for o in [OK, FAIL, OK, FAIL] {
-            call(&b, o, 0);
+            call(&b, o, 5);
         }
         assert_eq!(b.state(), CircuitState::Open);
-        let err = b.try_acquire(at(9)).expect_err("open");
+        let err = b.try_acquire(at(14)).expect_err("open");
         assert_eq!(err.retry_after(), Some(Duration::from_secs(1)));
-        let probe = b.try_acquire(at(10)).expect("probe");
+        let probe = b.try_acquire(at(15)).expect("probe");
         assert!(probe.probe);
         assert_eq!(b.state(), CircuitState::HalfOpen);
         b.record(probe, OK, at(10));
