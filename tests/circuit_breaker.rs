@@ -706,22 +706,21 @@ async fn a_probe_answered_404_counts_as_a_success() {
 #[tokio::test(start_paused = true)]
 async fn outcomes_from_before_the_opening_are_ignored() {
     let down = Downstream::new(Mode::Gated(500));
-    let mut svc = breaker(small().name("early"), &down);
-    // Three calls in flight while closed.
-    let early: Vec<_> = (0..3)
+    let mut svc = breaker(small().half_open_calls(2), &down);
+    let h = svc.handle();
+    // Three calls in flight while closed; each fails when the gate lets it.
+    let mut early: Vec<_> = (0..3)
         .map(|_| tokio::spawn(svc.clone().oneshot(Request::new(()))))
         .collect();
     tokio::task::yield_now().await;
     assert_eq!(down.calls(), 3);
     calls(&mut svc, &down, &[FAIL, FAIL, FAIL, FAIL]).await;
-    assert_eq!(svc.handle().state(), CircuitState::Open);
-    tokio::time::advance(Duration::from_secs(5)).await;
+    assert_eq!(h.state(), CircuitState::Open);
 
-    // They fail now, 5 s into the open period: nothing changes.
-    down.gate.add_permits(3);
-    for task in early {
-        assert_eq!(task.await.unwrap().unwrap().status(), 500);
-    }
+    // One fails 5 s into the open period: the period is not extended.
+    tokio::time::advance(Duration::from_secs(5)).await;
+    down.gate.add_permits(1);
+    assert_eq!(early.remove(0).await.unwrap().unwrap().status(), 500);
     let open = open_error(send(&mut svc).await);
     assert_eq!(
         open.retry_after(),
@@ -729,20 +728,57 @@ async fn outcomes_from_before_the_opening_are_ignored() {
         "not extended"
     );
 
-    // Nor do they count as failed probes once half-open.
-    let early: Vec<_> = (0..2)
-        .map(|_| {
-            down.set(Mode::Gated(500));
-            tokio::spawn(svc.clone().oneshot(Request::new(())))
-        })
-        .collect();
-    tokio::task::yield_now().await;
-    for task in early {
-        open_error(task.await.unwrap());
-    }
+    // One fails while half-open: it is not a failed probe.
     tokio::time::advance(Duration::from_secs(5)).await;
     calls(&mut svc, &down, &[OK]).await;
-    assert_eq!(svc.handle().state(), CircuitState::Closed);
+    assert_eq!(h.state(), CircuitState::HalfOpen, "1 of 2 probes");
+    down.gate.add_permits(1);
+    assert_eq!(early.remove(0).await.unwrap().unwrap().status(), 500);
+    assert_eq!(h.state(), CircuitState::HalfOpen);
+    calls(&mut svc, &down, &[OK]).await;
+    assert_eq!(h.state(), CircuitState::Closed);
+
+    // One fails once closed again: not recorded in the new window.
+    down.gate.add_permits(1);
+    assert_eq!(early.remove(0).await.unwrap().unwrap().status(), 500);
+    assert_eq!(h.metrics().calls, 0);
+}
+
+/// An error wrapping another, as a layer between the retry layer and the
+/// breaker might.
+#[derive(Debug)]
+struct Wrapped(BoxError);
+
+impl std::fmt::Display for Wrapped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("wrapped")
+    }
+}
+
+impl std::error::Error for Wrapped {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.0)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_layer_never_retries_circuit_open_deep_in_a_source_chain() {
+    let breaker = CircuitBreakerLayer::new(small());
+    breaker.handle().force_open();
+    let down = Downstream::new(OK);
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let wrapping = ServiceBuilder::new()
+        .map_err(|e: BoxError| BoxError::from(Wrapped(Box::new(Wrapped(e)))))
+        .service(breaker.layer(down.service()));
+    let client = RetryLayer::new(
+        RetryPolicy::default()
+            .max_attempts(5)
+            .backoff(ConstantBackoff::new(Duration::from_millis(1))),
+    )
+    .layer(counted(attempts.clone(), wrapping));
+    let err = client.oneshot(Request::new(())).await.unwrap_err();
+    assert!(err.is::<Wrapped>());
+    assert_eq!(attempts.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test(start_paused = true)]
