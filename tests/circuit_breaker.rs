@@ -441,10 +441,8 @@ async fn half_open_admits_exactly_n_probes_under_concurrency() {
         })
         .collect();
     // Every caller but the probes fails fast; the probes wait on the gate.
-    let mut rejected = 0;
-    let probes = tasks;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while probes.iter().filter(|t| t.is_finished()).count() < 47 {
+    while tasks.iter().filter(|t| t.is_finished()).count() < 47 {
         assert!(
             tokio::time::Instant::now() < deadline,
             "rejections did not come back"
@@ -454,8 +452,8 @@ async fn half_open_admits_exactly_n_probes_under_concurrency() {
     assert_eq!(down.calls(), 1 + 3, "the opening call and exactly 3 probes");
     assert_eq!(handle.state(), CircuitState::HalfOpen);
     down.gate.add_permits(3);
-    let mut ok = 0;
-    for task in probes {
+    let (mut ok, mut rejected) = (0, 0);
+    for task in tasks {
         match task.await.unwrap() {
             Ok(res) => {
                 assert_eq!(res.status(), StatusCode::OK);

@@ -101,7 +101,7 @@ pub(crate) enum WindowKind {
 /// | [`consecutive_failures`](Self::consecutive_failures) | off |
 /// | [`slow_calls`](Self::slow_calls) | off |
 /// | [`open_duration`](Self::open_duration) | 30 s |
-/// | [`max_open_duration`](Self::max_open_duration) | 30 s: no growth |
+/// | [`max_open_duration`](Self::max_open_duration) | none: no growth |
 /// | [`half_open_calls`](Self::half_open_calls) | 1 |
 /// | [`classifier`](Self::classifier) | [`DefaultFailureClassifier`]: transport errors, 5xx, 408, 429 |
 ///

@@ -194,6 +194,16 @@ impl Why {
     }
 }
 
+/// A transition made, for its `tracing` event.
+#[derive(Debug, Clone, Copy)]
+struct Transition {
+    from: Kind,
+    to: Kind,
+    why: Why,
+    /// How long it stays open, when it opened by a rule.
+    open_for: Option<Duration>,
+}
+
 /// A call let through: it keeps its epoch, and whether it is a probe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Permit {
@@ -459,9 +469,11 @@ impl Breaker {
 
     /// An operator's transition: to `kind` from whatever the state is.
     pub(crate) fn force(&self, kind: Kind, why: Why, now: Duration) {
-        let _guard = self.lock();
+        let guard = self.lock();
         let from = self.load();
-        self.transition_locked(from, kind, why, nanos(now), true);
+        let done = self.transition_locked(from, kind, why, nanos(now), true);
+        drop(guard);
+        self.trace(done);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
@@ -474,16 +486,26 @@ impl Breaker {
     /// Moves from `from` (state and epoch) to `to`, unless another
     /// transition got there first.
     fn transition(&self, from: Word, to: Kind, why: Why, now: u64) {
-        let _guard = self.lock();
-        self.transition_locked(from, to, why, now, false);
+        let guard = self.lock();
+        let done = self.transition_locked(from, to, why, now, false);
+        // The event is emitted outside the lock.
+        drop(guard);
+        self.trace(done);
     }
 
-    fn transition_locked(&self, from: Word, to: Kind, why: Why, now: u64, forced: bool) {
+    fn transition_locked(
+        &self,
+        from: Word,
+        to: Kind,
+        why: Why,
+        now: u64,
+        forced: bool,
+    ) -> Option<Transition> {
         let mut current = self.load();
         // Every change of state or epoch is made under the lock: past this
         // check, only the probe counts of the word can still change.
         if !forced && (current.kind() != from.kind() || current.epoch() != from.epoch()) {
-            return;
+            return None;
         }
         let mut open_for = None;
         match to {
@@ -515,10 +537,24 @@ impl Breaker {
         ) {
             current = Word(actual);
         }
-        self.trace(current.kind(), to, why, open_for);
+        Some(Transition {
+            from: current.kind(),
+            to,
+            why,
+            open_for,
+        })
     }
 
-    fn trace(&self, from: Kind, to: Kind, why: Why, open_for: Option<Duration>) {
+    fn trace(&self, transition: Option<Transition>) {
+        let Some(Transition {
+            from,
+            to,
+            why,
+            open_for,
+        }) = transition
+        else {
+            return;
+        };
         let breaker = self.config.name.as_deref().unwrap_or("");
         let (from, to_str) = (from.as_str(), to.as_str());
         let (rate, why) = (why.rate(), why.as_str());
