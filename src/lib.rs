@@ -54,6 +54,9 @@ pub mod retry;
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub use crate::reqwest::ReqwestService;
 pub use body::{ReplayBody, ReplayBodyLayer};
-pub use circuit_breaker::CircuitOpen;
+pub use circuit_breaker::{
+    CircuitBreaker, CircuitBreakerConfig, CircuitBreakerHandle, CircuitBreakerLayer, CircuitOpen,
+    CircuitState,
+};
 pub use classify::ErrorClass;
 pub use retry::{Attempts, ResendCount, RetryEvent, RetryLayer, RetryPolicy, RetryReason};

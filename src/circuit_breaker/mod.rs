@@ -1,5 +1,164 @@
-//! Circuit breaker (being built: see issue 4).
+//! A circuit breaker: [`CircuitBreakerLayer`] fails fast while a downstream
+//! is sick, and recovers by itself.
+//!
+//! # States
+//!
+//! ```text
+//!                 a trip rule fires
+//!   ┌────────┐ ─────────────────────────────► ┌──────┐
+//!   │ Closed │                                │ Open │ ◄──┐
+//!   └────────┘ ◄──────────┐                   └──────┘    │
+//!                         │                      │        │ one probe
+//!          every probe    │   open_duration has  │        │ failed (or
+//!          succeeded      │   elapsed; the next  │        │ was slow)
+//!                         │   call is a probe    ▼        │
+//!                         │                 ┌──────────┐  │
+//!                         └──────────────── │ HalfOpen │ ─┘
+//!                                           └──────────┘
+//! ```
+//!
+//! - **Closed**: calls go through and their outcomes fill a sliding window.
+//!   A *failure* is a transport error, a 5xx, a 408 or a 429 (the outcomes
+//!   the retry layer treats as transient); every other status, 404
+//!   included, is a success. A [`FailureClassifier`] can replace the rule.
+//! - **Open**: `call` fails at once with [`CircuitOpen`], which names the
+//!   breaker and says when it lets a probe through; the inner service is
+//!   not called.
+//! - **HalfOpen**: after `open_duration`, exactly `half_open_calls` probes
+//!   go through, however many callers race for them; every other call
+//!   fails fast. When all of them succeed the breaker closes with an empty
+//!   window; when one fails it opens again (for longer, up to
+//!   `max_open_duration`, if that is set). A probe whose future is dropped,
+//!   or whose inner service panics, gives its permit back.
+//!
+//! The breaker opens when one of these rules fires:
+//!
+//! - the failure rate of the window is at least `failure_rate_threshold`,
+//!   once the window holds `minimum_calls` calls;
+//! - the slow-call rate (calls slower than the `slow_calls` duration) is at
+//!   least its threshold, once the window holds `minimum_calls` calls;
+//! - `consecutive_failures` calls failed in a row.
+//!
+//! The window is count-based (the last `window_size` calls) or time-based
+//! (the calls of the last `time_window` seconds). An outcome is recorded
+//! only in the state it was let through in: a call that started before the
+//! breaker opened neither extends the open period nor causes a second
+//! transition.
+//!
+//! # Defaults
+//!
+//! | setting | default | from |
+//! |---|---|---|
+//! | failure rate threshold | 50 % | resilience4j `failureRateThreshold` |
+//! | window | the last 100 calls | resilience4j `slidingWindowSize`, `COUNT_BASED` |
+//! | minimum calls | 20 | resilience4j `minimumNumberOfCalls` is 100; 20 lets a quieter client trip |
+//! | consecutive failures | off | opt in; the rate rule is the default |
+//! | slow calls | off | resilience4j: 60 s at 100 %, which rarely fires |
+//! | open duration | 30 s | resilience4j `waitDurationInOpenState` is 60 s |
+//! | growth of the open duration | none | resilience4j's default interval function is constant |
+//! | half-open probes | 1 | resilience4j `permittedNumberOfCallsInHalfOpenState` is 10; all must succeed here |
+//! | failures | transport errors, 5xx, 408, 429 | what `RetryLayer` treats as transient |
+//!
+//! # Under `RetryLayer`
+//!
+//! ```text
+//! RetryLayer  →  CircuitBreakerLayer  →  (TimeoutLayer)  →  HTTP client
+//! ```
+//!
+//! Beneath [`RetryLayer`](crate::RetryLayer), the breaker counts every
+//! attempt, not every logical request. Its [`CircuitOpen`] is classified
+//! [`ErrorClass::Fatal`](crate::ErrorClass::Fatal), so the retry loop ends at
+//! once: a request that meets an open breaker makes exactly one attempt.
+//! The service's error is `tower::BoxError`; `CircuitOpen` downcasts from
+//! it.
+//!
+//! # Readiness
+//!
+//! As tower's `LoadShed` does it: while the breaker refuses calls,
+//! `poll_ready` is ready at once without polling the inner service, and
+//! `call` fails without calling it. Otherwise `poll_ready` polls the inner
+//! service, and `call` calls it only after it was polled ready, so the
+//! breaker may sit over `ConcurrencyLimit` or `Buffer`. A `call` on a
+//! service whose inner service was not polled ready (because the breaker
+//! was open when `poll_ready` ran) fails with `CircuitOpen`.
+//!
+//! # Cost
+//!
+//! Every service made by one layer, and every clone, shares one breaker
+//! behind an `Arc`. Letting a call through when closed is one atomic load;
+//! recording its outcome is a few atomic operations on the window, with no
+//! lock and no allocation. Only transitions take a lock. Slow-call
+//! detection adds a clock read per call; a time-based window, one per
+//! outcome.
+//!
+//! # Tracing
+//!
+//! One event per transition, with target `tower_http_retry::circuit_breaker::state`:
+//!
+//! | event | level | fields |
+//! |---|---|---|
+//! | `circuit breaker opened` | WARN | `breaker` (its name, or empty), `from`, `to` (`open`, `forced_open`), `why`, `rate` (the rate that tripped it, for the rate rules), `open_ms` (how long it stays open, except when forced) |
+//! | `circuit breaker state changed` | INFO | `breaker`, `from`, `to` (`half_open`, `closed`, `forced_closed`), `why` |
+//!
+//! `from` and `to` are `closed`, `open`, `half_open`, `forced_open` or
+//! `forced_closed`; `why` is `failure_rate`, `slow_call_rate`,
+//! `consecutive_failures`, `open_duration_elapsed`, `probe_failed`,
+//! `probes_succeeded`, `forced_open`, `forced_closed` or `reset`.
+//!
+//! # Example
+//!
+//! ```
+//! use std::convert::Infallible;
+//! use std::time::Duration;
+//! use http::{Request, Response, StatusCode};
+//! use tower::{service_fn, Service, ServiceBuilder, ServiceExt};
+//! use tower_http_retry::{CircuitBreakerConfig, CircuitBreakerLayer, CircuitOpen, CircuitState};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! // A downstream that is down.
+//! let downstream = service_fn(|_req: Request<()>| async {
+//!     let mut res = Response::new(());
+//!     *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+//!     Ok::<_, Infallible>(res)
+//! });
+//!
+//! let breaker = CircuitBreakerLayer::new(
+//!     CircuitBreakerConfig::default()
+//!         .name("inventory")
+//!         .minimum_calls(5)
+//!         .open_duration(Duration::from_secs(30)),
+//! );
+//! let handle = breaker.handle();
+//! let mut client = ServiceBuilder::new().layer(breaker).service(downstream);
+//!
+//! for _ in 0..5 {
+//!     let res = client.ready().await.unwrap().call(Request::new(())).await.unwrap();
+//!     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+//! }
+//! assert_eq!(handle.state(), CircuitState::Open);
+//! assert_eq!(handle.metrics().failure_rate, 1.0);
+//!
+//! // Now calls fail fast, without reaching the downstream.
+//! let err = client.ready().await.unwrap().call(Request::new(())).await.unwrap_err();
+//! let open = err.downcast_ref::<CircuitOpen>().unwrap();
+//! assert_eq!(open.name(), Some("inventory"));
+//! assert!(open.retry_after().unwrap() <= Duration::from_secs(30));
+//! # }
+//! ```
 
+mod config;
 mod error;
+pub mod future;
+mod handle;
+mod layer;
+mod service;
+mod state;
+mod window;
 
+pub use config::{CircuitBreakerConfig, DefaultFailureClassifier, FailureClassifier};
 pub use error::CircuitOpen;
+pub use handle::{CircuitBreakerHandle, CircuitMetrics};
+pub use layer::CircuitBreakerLayer;
+pub use service::CircuitBreaker;
+pub use state::CircuitState;

@@ -1,0 +1,127 @@
+//! The response future of [`CircuitBreaker`](crate::CircuitBreaker).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use http::Response;
+use pin_project_lite::pin_project;
+use tokio::time::Instant;
+use tower::BoxError;
+
+use super::error::CircuitOpen;
+use super::state::{Breaker, Permit};
+use super::window::Outcome;
+
+pin_project! {
+    /// The response future of [`CircuitBreaker`](crate::CircuitBreaker):
+    /// the inner service's future, which records its outcome when it
+    /// completes, or a [`CircuitOpen`] error, ready at once.
+    ///
+    /// Dropping it before it completes records nothing, and gives a
+    /// half-open probe's permit back.
+    #[derive(Debug)]
+    pub struct ResponseFuture<F> {
+        #[pin]
+        state: State<F>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    #[derive(Debug)]
+    enum State<F> {
+        Called { #[pin] future: F, guard: Option<Guard> },
+        Rejected { error: Option<CircuitOpen> },
+    }
+}
+
+impl<F> ResponseFuture<F> {
+    pub(crate) fn called(future: F, guard: Guard) -> Self {
+        ResponseFuture {
+            state: State::Called {
+                future,
+                guard: Some(guard),
+            },
+        }
+    }
+
+    pub(crate) fn rejected(error: CircuitOpen) -> Self {
+        ResponseFuture {
+            state: State::Rejected { error: Some(error) },
+        }
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    E: Into<BoxError>,
+{
+    type Output = Result<Response<B>, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            StateProj::Rejected { error } => Poll::Ready(Err(match error.take() {
+                Some(error) => error.into(),
+                None => "circuit breaker response future polled after completion".into(),
+            })),
+            StateProj::Called { future, guard } => {
+                let result = ready!(future.poll(cx)).map_err(Into::into);
+                if let Some(guard) = guard.take() {
+                    guard.complete(&result);
+                }
+                Poll::Ready(result)
+            }
+        }
+    }
+}
+
+/// Held by the future of an admitted call: records its outcome, or, if it
+/// is dropped first (cancelled, or unwound by a panic), gives a probe's
+/// permit back so the breaker never wedges half-open.
+#[derive(Debug)]
+pub(crate) struct Guard {
+    breaker: Arc<Breaker>,
+    permit: Permit,
+    /// When the call started; read only when slow calls are detected.
+    start: Option<Instant>,
+    done: bool,
+}
+
+impl Guard {
+    pub(crate) fn new(breaker: Arc<Breaker>, permit: Permit) -> Self {
+        let start = breaker.config().slow_call_duration.map(|_| Instant::now());
+        Guard {
+            breaker,
+            permit,
+            start,
+            done: false,
+        }
+    }
+
+    fn complete<B>(mut self, result: &Result<Response<B>, BoxError>) {
+        let config = self.breaker.config();
+        let failure = match result {
+            Ok(response) => config.classifier.is_failure(Ok(response.status())),
+            Err(error) => config.classifier.is_failure(Err(&**error)),
+        };
+        let slow = match (self.start, config.slow_call_duration) {
+            (Some(start), Some(limit)) => start.elapsed() > limit,
+            _ => false,
+        };
+        // Past the classifier (code of the user's that could panic).
+        self.done = true;
+        let breaker = &self.breaker;
+        breaker.record(self.permit, Outcome { failure, slow }, || breaker.now());
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if !self.done {
+            self.breaker.release(self.permit);
+        }
+    }
+}

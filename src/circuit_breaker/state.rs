@@ -1,0 +1,752 @@
+//! The breaker's state machine, without tower or a runtime: time comes in
+//! as the [`Duration`] since the breaker was made.
+//!
+//! ```text
+//!            trip rule fires               open duration elapsed,
+//!   Closed ───────────────────► Open ───────────────────────────► HalfOpen
+//!     ▲                          ▲             (next call)            │
+//!     │                          └──────── a probe failed ────────────┤
+//!     └──────────────────── every probe succeeded ────────────────────┘
+//! ```
+//!
+//! Everything a call needs to be admitted is in one `AtomicU64`, the state
+//! word: the state, the probes admitted and succeeded while half-open, and
+//! an epoch that every transition increments. A call keeps the epoch it was
+//! admitted in; its outcome is ignored if the epoch has moved on, so a call
+//! that started before a transition can neither extend the open period nor
+//! cause a second transition. Admission when closed is one atomic load.
+//!
+//! Transitions are rare: they take a mutex, which serialises them and lets
+//! the deadline of the open period (a second atomic) be written before the
+//! state word that publishes it. Nothing else takes it.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::config::CircuitBreakerConfig;
+use super::error::CircuitOpen;
+use super::window::{Outcome, Totals, Window};
+
+/// The state of a circuit breaker, as a [handle](crate::CircuitBreakerHandle)
+/// reports it.
+///
+/// ```
+/// use tower_http_retry::{CircuitBreakerConfig, CircuitBreakerLayer, CircuitState};
+///
+/// let breaker = CircuitBreakerLayer::new(CircuitBreakerConfig::default());
+/// assert_eq!(breaker.handle().state(), CircuitState::Closed);
+/// assert_eq!(CircuitState::HalfOpen.to_string(), "half_open");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CircuitState {
+    /// Calls go through, and their outcomes are recorded.
+    Closed,
+    /// Calls fail fast with [`CircuitOpen`]; the inner service is not
+    /// called.
+    Open,
+    /// A few probes go through; every other call fails fast.
+    HalfOpen,
+}
+
+impl CircuitState {
+    /// A short, stable name for logs and metrics: `closed`, `open`,
+    /// `half_open`.
+    ///
+    /// ```
+    /// assert_eq!(tower_http_retry::CircuitState::Open.as_str(), "open");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CircuitState::Closed => "closed",
+            CircuitState::Open => "open",
+            CircuitState::HalfOpen => "half_open",
+        }
+    }
+}
+
+impl std::fmt::Display for CircuitState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The state word's state: the three of [`CircuitState`], and the two an
+/// operator can force.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Closed = 0,
+    Open = 1,
+    HalfOpen = 2,
+    ForcedOpen = 3,
+    ForcedClosed = 4,
+}
+
+impl Kind {
+    fn public(self) -> CircuitState {
+        match self {
+            Kind::Closed | Kind::ForcedClosed => CircuitState::Closed,
+            Kind::Open | Kind::ForcedOpen => CircuitState::Open,
+            Kind::HalfOpen => CircuitState::HalfOpen,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Closed => "closed",
+            Kind::Open => "open",
+            Kind::HalfOpen => "half_open",
+            Kind::ForcedOpen => "forced_open",
+            Kind::ForcedClosed => "forced_closed",
+        }
+    }
+}
+
+/// The state word: `epoch: 31 | succeeded: 15 | admitted: 15 | kind: 3`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Word(u64);
+
+const KIND_BITS: u32 = 3;
+const PROBE_BITS: u32 = 15;
+const PROBE_MASK: u64 = (1 << PROBE_BITS) - 1;
+const EPOCH_SHIFT: u32 = KIND_BITS + 2 * PROBE_BITS;
+/// Epochs wrap after 2^31 transitions; a call would have to stay in flight
+/// across all of them to be mistaken for a current one.
+const EPOCH_MASK: u64 = (1 << (64 - EPOCH_SHIFT)) - 1;
+
+impl Word {
+    fn new(kind: Kind, epoch: u32) -> Word {
+        Word((u64::from(epoch) & EPOCH_MASK) << EPOCH_SHIFT | kind as u64)
+    }
+
+    fn kind(self) -> Kind {
+        match self.0 & ((1 << KIND_BITS) - 1) {
+            0 => Kind::Closed,
+            1 => Kind::Open,
+            2 => Kind::HalfOpen,
+            3 => Kind::ForcedOpen,
+            _ => Kind::ForcedClosed,
+        }
+    }
+
+    fn epoch(self) -> u32 {
+        (self.0 >> EPOCH_SHIFT) as u32
+    }
+
+    fn admitted(self) -> u32 {
+        ((self.0 >> KIND_BITS) & PROBE_MASK) as u32
+    }
+
+    fn succeeded(self) -> u32 {
+        ((self.0 >> (KIND_BITS + PROBE_BITS)) & PROBE_MASK) as u32
+    }
+
+    fn with_admitted(self, n: u32) -> Word {
+        Word(self.0 & !(PROBE_MASK << KIND_BITS) | u64::from(n) << KIND_BITS)
+    }
+
+    fn with_succeeded(self, n: u32) -> Word {
+        let shift = KIND_BITS + PROBE_BITS;
+        Word(self.0 & !(PROBE_MASK << shift) | u64::from(n) << shift)
+    }
+
+    fn next(self, kind: Kind) -> Word {
+        Word::new(kind, self.epoch().wrapping_add(1))
+    }
+}
+
+/// Why the breaker changed state: the `why` of its `tracing` event.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Why {
+    FailureRate(f64),
+    SlowCallRate(f64),
+    ConsecutiveFailures(u32),
+    OpenDurationElapsed,
+    ProbeFailed,
+    ProbesSucceeded,
+    ForcedOpen,
+    ForcedClosed,
+    Reset,
+}
+
+impl Why {
+    fn as_str(self) -> &'static str {
+        match self {
+            Why::FailureRate(_) => "failure_rate",
+            Why::SlowCallRate(_) => "slow_call_rate",
+            Why::ConsecutiveFailures(_) => "consecutive_failures",
+            Why::OpenDurationElapsed => "open_duration_elapsed",
+            Why::ProbeFailed => "probe_failed",
+            Why::ProbesSucceeded => "probes_succeeded",
+            Why::ForcedOpen => "forced_open",
+            Why::ForcedClosed => "forced_closed",
+            Why::Reset => "reset",
+        }
+    }
+
+    fn rate(self) -> Option<f64> {
+        match self {
+            Why::FailureRate(r) | Why::SlowCallRate(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+/// A transition made, for its `tracing` event.
+#[derive(Debug, Clone, Copy)]
+struct Transition {
+    from: Kind,
+    to: Kind,
+    why: Why,
+    /// How long it stays open, when it opened by a rule.
+    open_for: Option<Duration>,
+}
+
+/// A call let through: it keeps its epoch, and whether it is a probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Permit {
+    epoch: u32,
+    probe: bool,
+}
+
+/// `open_until` meaning "never by itself".
+const NEVER: u64 = u64::MAX;
+
+/// One circuit breaker: what every service made by one layer shares.
+#[derive(Debug)]
+pub(crate) struct Breaker {
+    config: CircuitBreakerConfig,
+    word: AtomicU64,
+    /// When the open period ends, in nanoseconds since the breaker was made
+    /// ([`NEVER`] when it doesn't). Written before the word that opens.
+    open_until: AtomicU64,
+    /// Failures in a row while closed, when that rule is on.
+    consecutive: AtomicU32,
+    /// Failed half-open periods in a row; guarded by `transitions`.
+    reopens: AtomicU32,
+    window: Window,
+    transitions: Mutex<()>,
+    /// The origin of the breaker's time.
+    base: Instant,
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+impl Breaker {
+    /// # Panics
+    ///
+    /// If the settings are inconsistent with one another.
+    pub(crate) fn new(config: CircuitBreakerConfig) -> Arc<Breaker> {
+        config.validate();
+        Arc::new(Breaker {
+            window: Window::new(config.window),
+            config,
+            word: AtomicU64::new(Word::new(Kind::Closed, 0).0),
+            open_until: AtomicU64::new(0),
+            consecutive: AtomicU32::new(0),
+            reopens: AtomicU32::new(0),
+            transitions: Mutex::new(()),
+            base: Instant::now(),
+        })
+    }
+
+    /// The time since the breaker was made, by `tokio::time` (which paused
+    /// tests drive).
+    pub(crate) fn now(&self) -> Duration {
+        Instant::now().saturating_duration_since(self.base)
+    }
+
+    pub(crate) fn config(&self) -> &CircuitBreakerConfig {
+        &self.config
+    }
+
+    fn load(&self) -> Word {
+        Word(self.word.load(Ordering::Acquire))
+    }
+
+    pub(crate) fn state(&self) -> CircuitState {
+        self.load().kind().public()
+    }
+
+    pub(crate) fn is_forced(&self) -> bool {
+        matches!(self.load().kind(), Kind::ForcedOpen | Kind::ForcedClosed)
+    }
+
+    pub(crate) fn totals(&self, now: Duration) -> Totals {
+        self.window.totals(now)
+    }
+
+    /// Whether a call would be refused at `now`: `poll_ready` is then ready
+    /// at once, without polling the inner service.
+    pub(crate) fn is_rejecting(&self, now: impl FnOnce() -> Duration) -> bool {
+        let word = self.load();
+        match word.kind() {
+            Kind::Closed | Kind::ForcedClosed => false,
+            Kind::ForcedOpen => true,
+            Kind::Open => {
+                let until = self.open_until.load(Ordering::Acquire);
+                until == NEVER || nanos(now()) < until
+            }
+            Kind::HalfOpen => word.admitted() >= self.config.half_open_calls,
+        }
+    }
+
+    /// Lets a call through, or refuses it. `now` is read only when open.
+    pub(crate) fn try_acquire(
+        &self,
+        now: impl FnOnce() -> Duration,
+    ) -> Result<Permit, CircuitOpen> {
+        let mut word = self.load();
+        if let Kind::Closed | Kind::ForcedClosed = word.kind() {
+            return Ok(Permit {
+                epoch: word.epoch(),
+                probe: false,
+            });
+        }
+        let mut now = Some(now);
+        let mut now_nanos = 0;
+        loop {
+            match word.kind() {
+                Kind::Closed | Kind::ForcedClosed => {
+                    return Ok(Permit {
+                        epoch: word.epoch(),
+                        probe: false,
+                    })
+                }
+                Kind::ForcedOpen => return Err(self.rejection(None)),
+                Kind::Open => {
+                    if let Some(now) = now.take() {
+                        now_nanos = nanos(now());
+                    }
+                    let until = self.open_until.load(Ordering::Acquire);
+                    if until == NEVER || now_nanos < until {
+                        let wait =
+                            (until != NEVER).then(|| Duration::from_nanos(until - now_nanos));
+                        return Err(self.rejection(wait));
+                    }
+                    self.transition(word, Kind::HalfOpen, Why::OpenDurationElapsed, now_nanos);
+                }
+                Kind::HalfOpen => {
+                    let admitted = word.admitted();
+                    if admitted >= self.config.half_open_calls {
+                        return Err(self.rejection(None));
+                    }
+                    match self.word.compare_exchange_weak(
+                        word.0,
+                        word.with_admitted(admitted + 1).0,
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                    ) {
+                        Ok(_) => {
+                            return Ok(Permit {
+                                epoch: word.epoch(),
+                                probe: true,
+                            })
+                        }
+                        Err(actual) => {
+                            word = Word(actual);
+                            continue;
+                        }
+                    }
+                }
+            }
+            word = self.load();
+        }
+    }
+
+    pub(crate) fn rejection(&self, retry_after: Option<Duration>) -> CircuitOpen {
+        CircuitOpen::open(self.config.name.clone(), retry_after)
+    }
+
+    /// Records the outcome of a call let through by `permit`; `now` is when
+    /// it ended.
+    pub(crate) fn record(&self, permit: Permit, outcome: Outcome, now: impl Fn() -> Duration) {
+        if permit.probe {
+            self.record_probe(permit, outcome, now);
+            return;
+        }
+        let word = self.load();
+        if word.epoch() != permit.epoch {
+            return;
+        }
+        let ended = if self.window.needs_time() {
+            now()
+        } else {
+            Duration::ZERO
+        };
+        match word.kind() {
+            Kind::Closed => {}
+            Kind::ForcedClosed => {
+                self.window.record(outcome, ended);
+                return;
+            }
+            _ => return,
+        }
+        let totals = self.window.record(outcome, ended);
+        let mut why = None;
+        if let Some(limit) = self.config.consecutive_failures {
+            let in_a_row = if outcome.failure {
+                self.consecutive
+                    .fetch_add(1, Ordering::Relaxed)
+                    .saturating_add(1)
+            } else {
+                self.consecutive.store(0, Ordering::Relaxed);
+                0
+            };
+            if in_a_row >= limit {
+                why = Some(Why::ConsecutiveFailures(in_a_row));
+            }
+        }
+        if totals.calls >= u64::from(self.config.minimum_calls) {
+            let failure_rate = totals.failure_rate();
+            let slow_call_rate = totals.slow_call_rate();
+            // Checked after every outcome, as resilience4j does: a success
+            // can bring the window to `minimum_calls`, and a time window's
+            // rates move as seconds leave it.
+            if failure_rate >= self.config.failure_rate_threshold {
+                why = Some(Why::FailureRate(failure_rate));
+            } else if self.config.slow_call_duration.is_some()
+                && slow_call_rate >= self.config.slow_call_rate_threshold
+            {
+                why = Some(Why::SlowCallRate(slow_call_rate));
+            }
+        }
+        if let Some(why) = why {
+            self.transition(word, Kind::Open, why, nanos(now()));
+        }
+    }
+
+    fn record_probe(&self, permit: Permit, outcome: Outcome, now: impl FnOnce() -> Duration) {
+        let mut word = self.load();
+        loop {
+            if word.kind() != Kind::HalfOpen || word.epoch() != permit.epoch {
+                return;
+            }
+            if outcome.failure || outcome.slow {
+                self.transition(word, Kind::Open, Why::ProbeFailed, nanos(now()));
+                return;
+            }
+            let succeeded = word.succeeded() + 1;
+            if succeeded >= self.config.half_open_calls {
+                self.transition(word, Kind::Closed, Why::ProbesSucceeded, 0);
+                return;
+            }
+            match self.word.compare_exchange_weak(
+                word.0,
+                word.with_succeeded(succeeded).0,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return,
+                Err(actual) => word = Word(actual),
+            }
+        }
+    }
+
+    /// Gives back the permit of a probe that ended without an outcome (its
+    /// future was dropped, or the inner service panicked).
+    pub(crate) fn release(&self, permit: Permit) {
+        if !permit.probe {
+            return;
+        }
+        let mut word = self.load();
+        while word.kind() == Kind::HalfOpen && word.epoch() == permit.epoch && word.admitted() > 0 {
+            match self.word.compare_exchange_weak(
+                word.0,
+                word.with_admitted(word.admitted() - 1).0,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return,
+                Err(actual) => word = Word(actual),
+            }
+        }
+    }
+
+    /// An operator's transition: to `kind` from whatever the state is.
+    pub(crate) fn force(&self, kind: Kind, why: Why, now: Duration) {
+        let guard = self.lock();
+        let from = self.load();
+        let done = self.transition_locked(from, kind, why, nanos(now), true);
+        drop(guard);
+        self.trace(done);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        // Nothing guarded can be left half-written by a panic.
+        self.transitions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Moves from `from` (state and epoch) to `to`, unless another
+    /// transition got there first.
+    fn transition(&self, from: Word, to: Kind, why: Why, now: u64) {
+        let guard = self.lock();
+        let done = self.transition_locked(from, to, why, now, false);
+        // The event is emitted outside the lock.
+        drop(guard);
+        self.trace(done);
+    }
+
+    fn transition_locked(
+        &self,
+        from: Word,
+        to: Kind,
+        why: Why,
+        now: u64,
+        forced: bool,
+    ) -> Option<Transition> {
+        let mut current = self.load();
+        // Every change of state or epoch is made under the lock: past this
+        // check, only the probe counts of the word can still change.
+        if !forced && (current.kind() != from.kind() || current.epoch() != from.epoch()) {
+            return None;
+        }
+        let mut open_for = None;
+        match to {
+            Kind::Open => {
+                let reopens = if current.kind() == Kind::HalfOpen {
+                    self.reopens.load(Ordering::Relaxed).saturating_add(1)
+                } else {
+                    0
+                };
+                self.reopens.store(reopens, Ordering::Relaxed);
+                let duration = self.config.open_duration_after(reopens);
+                self.open_until
+                    .store(now.saturating_add(nanos(duration)), Ordering::Release);
+                open_for = Some(duration);
+            }
+            Kind::ForcedOpen => self.open_until.store(NEVER, Ordering::Release),
+            Kind::Closed | Kind::ForcedClosed => {
+                self.window.clear();
+                self.consecutive.store(0, Ordering::Relaxed);
+                self.reopens.store(0, Ordering::Relaxed);
+            }
+            Kind::HalfOpen => {}
+        }
+        while let Err(actual) = self.word.compare_exchange(
+            current.0,
+            current.next(to).0,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            current = Word(actual);
+        }
+        Some(Transition {
+            from: current.kind(),
+            to,
+            why,
+            open_for,
+        })
+    }
+
+    fn trace(&self, transition: Option<Transition>) {
+        let Some(Transition {
+            from,
+            to,
+            why,
+            open_for,
+        }) = transition
+        else {
+            return;
+        };
+        let breaker = self.config.name.as_deref().unwrap_or("");
+        let (from, to_str) = (from.as_str(), to.as_str());
+        let (rate, why) = (why.rate(), why.as_str());
+        let open_ms = open_for.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        if let Kind::Open | Kind::ForcedOpen = to {
+            tracing::warn!(
+                breaker,
+                from,
+                to = to_str,
+                why,
+                rate,
+                open_ms,
+                "circuit breaker opened"
+            );
+        } else {
+            tracing::info!(
+                breaker,
+                from,
+                to = to_str,
+                why,
+                "circuit breaker state changed"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OK: Outcome = Outcome {
+        failure: false,
+        slow: false,
+    };
+    const FAIL: Outcome = Outcome {
+        failure: true,
+        slow: false,
+    };
+
+    fn at(secs: u64) -> impl Fn() -> Duration {
+        move || Duration::from_secs(secs)
+    }
+
+    fn breaker(config: CircuitBreakerConfig) -> Arc<Breaker> {
+        Breaker::new(config)
+    }
+
+    fn call(b: &Breaker, outcome: Outcome, secs: u64) {
+        let permit = b.try_acquire(at(secs)).expect("admitted");
+        b.record(permit, outcome, at(secs));
+    }
+
+    fn small() -> CircuitBreakerConfig {
+        CircuitBreakerConfig::default()
+            .window_size(4)
+            .minimum_calls(4)
+            .open_duration(Duration::from_secs(10))
+    }
+
+    #[test]
+    fn word_packs_its_fields() {
+        let w = Word::new(Kind::HalfOpen, 7)
+            .with_admitted(PROBE_MASK as u32)
+            .with_succeeded(3);
+        assert_eq!(w.kind(), Kind::HalfOpen);
+        assert_eq!(w.epoch(), 7);
+        assert_eq!(w.admitted(), PROBE_MASK as u32);
+        assert_eq!(w.succeeded(), 3);
+        let last = Word::new(Kind::Open, EPOCH_MASK as u32);
+        assert_eq!(last.next(Kind::HalfOpen).epoch(), 0);
+    }
+
+    #[test]
+    fn closed_open_half_open_closed() {
+        let b = breaker(small());
+        for o in [OK, FAIL, OK, FAIL] {
+            call(&b, o, 5);
+        }
+        assert_eq!(b.state(), CircuitState::Open);
+        let err = b.try_acquire(at(14)).expect_err("open");
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(1)));
+        let probe = b.try_acquire(at(15)).expect("probe");
+        assert!(probe.probe);
+        assert_eq!(b.state(), CircuitState::HalfOpen);
+        b.record(probe, OK, at(10));
+        assert_eq!(b.state(), CircuitState::Closed);
+        assert_eq!(b.totals(Duration::ZERO), Totals::default());
+    }
+
+    #[test]
+    fn closed_fast_path_takes_no_lock() {
+        let b = breaker(small());
+        // Holding the transition lock: a closed call that locked would
+        // deadlock here.
+        let _guard = b.lock();
+        for _ in 0..10 {
+            call(&b, OK, 0);
+        }
+        assert_eq!(b.totals(Duration::ZERO).calls, 4);
+    }
+
+    #[test]
+    fn stale_outcomes_are_ignored() {
+        let b = breaker(small());
+        let early: Vec<Permit> = (0..4)
+            .map(|_| b.try_acquire(at(0)).expect("closed"))
+            .collect();
+        for _ in 0..4 {
+            call(&b, FAIL, 0);
+        }
+        assert_eq!(b.state(), CircuitState::Open);
+        let until = b.open_until.load(Ordering::Relaxed);
+        for p in early {
+            b.record(p, FAIL, at(5));
+        }
+        assert_eq!(b.open_until.load(Ordering::Relaxed), until);
+        assert_eq!(b.load().epoch(), 1);
+    }
+
+    #[test]
+    fn probes_are_counted_and_released() {
+        let b = breaker(small().half_open_calls(2));
+        for _ in 0..4 {
+            call(&b, FAIL, 0);
+        }
+        let p1 = b.try_acquire(at(10)).expect("probe 1");
+        let p2 = b.try_acquire(at(10)).expect("probe 2");
+        assert!(b.try_acquire(at(10)).is_err());
+        assert!(b.is_rejecting(at(10)));
+        b.release(p2);
+        let p3 = b.try_acquire(at(10)).expect("released permit");
+        b.record(p1, OK, at(11));
+        assert_eq!(b.state(), CircuitState::HalfOpen);
+        b.record(p3, OK, at(11));
+        assert_eq!(b.state(), CircuitState::Closed);
+        // A permit of a finished half-open period gives nothing back.
+        b.release(p2);
+        assert_eq!(b.load().admitted(), 0);
+    }
+
+    #[test]
+    fn failed_probe_reopens_for_longer() {
+        let b = breaker(small().max_open_duration(Duration::from_secs(25)));
+        for _ in 0..4 {
+            call(&b, FAIL, 0);
+        }
+        let mut opened = 0;
+        for expected in [20, 25, 25] {
+            let t = opened
+                + b.config
+                    .open_duration_after(b.reopens.load(Ordering::Relaxed))
+                    .as_secs();
+            let probe = b.try_acquire(at(t)).expect("probe");
+            b.record(probe, FAIL, at(t));
+            assert_eq!(b.state(), CircuitState::Open);
+            let err = b.try_acquire(at(t)).expect_err("open again");
+            assert_eq!(err.retry_after(), Some(Duration::from_secs(expected)));
+            opened = t;
+        }
+    }
+
+    #[test]
+    fn forced_states() {
+        let b = breaker(small());
+        b.force(Kind::ForcedOpen, Why::ForcedOpen, Duration::ZERO);
+        assert_eq!(b.state(), CircuitState::Open);
+        assert!(b.is_forced());
+        assert_eq!(
+            b.try_acquire(at(u64::MAX))
+                .expect_err("forced")
+                .retry_after(),
+            None
+        );
+        b.force(Kind::ForcedClosed, Why::ForcedClosed, Duration::ZERO);
+        for _ in 0..10 {
+            call(&b, FAIL, 0);
+        }
+        assert_eq!(b.state(), CircuitState::Closed);
+        assert_eq!(b.totals(Duration::ZERO).failures, 4);
+        b.force(Kind::Closed, Why::Reset, Duration::ZERO);
+        assert!(!b.is_forced());
+        assert_eq!(b.totals(Duration::ZERO), Totals::default());
+    }
+
+    #[test]
+    fn duration_max_never_overflows() {
+        let b = breaker(small().open_duration(Duration::MAX));
+        for _ in 0..4 {
+            call(&b, FAIL, 1);
+        }
+        let err = b.try_acquire(at(u64::MAX)).expect_err("still open");
+        assert_eq!(err.retry_after(), None);
+        assert!(b.is_rejecting(at(u64::MAX)));
+    }
+}
