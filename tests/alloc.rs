@@ -17,7 +17,9 @@ use http::{Request, Response};
 use http_body_util::Full;
 use tower::retry::Policy;
 use tower::{service_fn, Service, ServiceBuilder};
-use tower_http_retry::{Attempts, RetryLayer, RetryPolicy};
+use tower_http_retry::{
+    Attempts, CircuitBreakerConfig, CircuitBreakerLayer, RetryLayer, RetryPolicy,
+};
 
 struct Counting;
 
@@ -53,6 +55,15 @@ fn ready<F: Future>(f: F) -> F::Output {
     }
 }
 
+/// `poll_ready`, then `call`, then the response: all ready at once.
+fn call<S: Service<Request<Full<Bytes>>>>(svc: &mut S, req: Request<Full<Bytes>>) -> S::Response
+where
+    S::Error: std::fmt::Debug,
+{
+    ready(std::future::poll_fn(|cx| svc.poll_ready(cx))).unwrap();
+    ready(svc.call(req)).unwrap()
+}
+
 fn request() -> Request<Full<Bytes>> {
     Request::builder()
         .uri("http://example.com/items?id=7")
@@ -70,11 +81,16 @@ fn success_path_allocates_only_the_request_clone_and_attempts() {
     let mut retry = ServiceBuilder::new()
         .layer(RetryLayer::new(RetryPolicy::default()))
         .service(ok);
+    let mut full = ServiceBuilder::new()
+        .layer(RetryLayer::new(RetryPolicy::default()))
+        .layer(CircuitBreakerLayer::new(CircuitBreakerConfig::default()))
+        .service(ok);
 
     // Warm up (lazy statics, thread-locals).
     for _ in 0..3 {
-        ready(bare.call(request())).unwrap();
-        ready(retry.call(request())).unwrap();
+        call(&mut bare, request());
+        call(&mut retry, request());
+        call(&mut full, request());
     }
 
     // What the retry layer must allocate: one clone of the request, and the
@@ -90,10 +106,16 @@ fn success_path_allocates_only_the_request_clone_and_attempts() {
 
     for _ in 0..100 {
         let req = request();
-        let (_, bare_allocs) = allocations(|| ready(bare.call(req)).unwrap());
+        let (_, bare_allocs) = allocations(|| call(&mut bare, req));
         let req = request();
-        let (res, retry_allocs) = allocations(|| ready(retry.call(req)).unwrap());
+        let (res, retry_allocs) = allocations(|| call(&mut retry, req));
         assert_eq!(res.extensions().get::<Attempts>(), Some(&Attempts::new(1)));
+        let req = request();
+        let (_, full_allocs) = allocations(|| call(&mut full, req));
+        assert_eq!(
+            full_allocs, retry_allocs,
+            "the breaker's success path allocates nothing"
+        );
         if std::env::var_os("SHOW_ALLOCS").is_some() {
             eprintln!("bare {bare_allocs} retry {retry_allocs} clone {clone_allocs} attempts {attempts_allocs}");
         }
