@@ -164,7 +164,7 @@ impl<S: tracing::Subscriber> Layer<S> for Narrate {
         let get = |name| f.0.get(name).map_or("?", String::as_str);
         let reason = get("reason");
         let mut story = self.0.lock();
-        let text = match get("message") {
+        let (who, text) = match get("message") {
             "retrying request" => {
                 story.retries += 1;
                 let (attempt, delay) = (get("attempt"), get("delay_ms"));
@@ -176,15 +176,19 @@ impl<S: tracing::Subscriber> Layer<S> for Narrate {
                     }
                     None => "backoff: exponential, full jitter",
                 };
-                format!("attempt {attempt} got {reason}: retry in {delay} ms ({why})")
+                let text = format!("attempt {attempt} got {reason}: retry in {delay} ms ({why})");
+                ("policy", text)
             }
             "giving up on request" => {
                 let (attempts, why) = (get("attempts"), get("why"));
-                format!("attempt {attempts} got {reason}: give up, {why}")
+                (
+                    "policy",
+                    format!("attempt {attempts} got {reason}: give up, {why}"),
+                )
             }
-            other => other.to_owned(),
+            other => ("event", other.to_owned()),
         };
-        story.say("policy", text);
+        story.say(who, text);
     }
 }
 
