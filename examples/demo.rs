@@ -1,5 +1,6 @@
-//! A narrated tour of `RetryLayer` over hyper-util's client, against a flaky
-//! server on loopback: `cargo run --example demo`.
+//! A narrated tour of `RetryLayer` and `CircuitBreakerLayer` over
+//! hyper-util's client, against a flaky server on loopback:
+//! `cargo run --example demo`.
 //!
 //! Every scenario prints a timeline (each attempt as the server saw it, each
 //! decision the retry policy logged through `tracing`) and a summary, then
@@ -24,7 +25,10 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 use tower::{Service, ServiceBuilder, ServiceExt};
 use tower_http_retry::backoff::{ExponentialBackoff, Jitter};
-use tower_http_retry::{Attempts, RetryLayer, RetryPolicy};
+use tower_http_retry::{
+    Attempts, CircuitBreakerConfig, CircuitBreakerLayer, CircuitOpen, CircuitState, RetryLayer,
+    RetryPolicy,
+};
 use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 
@@ -40,6 +44,8 @@ struct Story {
     problems: Vec<String>,
     /// The server's count of requests by method, path and `Idempotency-Key`.
     seen: HashMap<String, usize>,
+    /// An outage: `/inventory` answers 503 while it lasts.
+    down: bool,
 }
 
 #[derive(Clone)]
@@ -60,6 +66,7 @@ impl Story {
             retries: 0,
             problems: Vec::new(),
             seen: HashMap::new(),
+            down: false,
         }
     }
 
@@ -73,8 +80,10 @@ impl Story {
 
 /// The flaky server's rules; `n` counts the earlier requests with the same
 /// method, path and `Idempotency-Key`.
-fn answer(method: &Method, path: &str, n: usize) -> (StatusCode, Option<u64>) {
+fn answer(method: &Method, path: &str, n: usize, down: bool) -> (StatusCode, Option<u64>) {
     match (method.as_str(), path, n) {
+        ("GET", "/inventory", _) if down => (StatusCode::SERVICE_UNAVAILABLE, None),
+        ("GET", "/inventory", _) => (StatusCode::OK, None),
         ("GET", "/flaky", 0 | 1) => (StatusCode::SERVICE_UNAVAILABLE, None),
         ("GET", "/flaky", 2) => (StatusCode::TOO_MANY_REQUESTS, Some(1)),
         ("GET", "/flaky", _) => (StatusCode::OK, None),
@@ -109,11 +118,12 @@ fn handle<B>(story: &Shared, req: &Request<B>) -> Response<Full<Bytes>> {
     let key = key.and_then(|k| k.to_str().ok()).unwrap_or("");
     let (method, path) = (req.method(), req.uri().path());
     let mut story = story.lock();
+    let down = story.down;
     let seen = story
         .seen
         .entry(format!("{method} {path} {key}"))
         .or_insert(0);
-    let (status, retry_after) = answer(method, path, *seen);
+    let (status, retry_after) = answer(method, path, *seen, down);
     *seen += 1;
 
     let at = story.start.elapsed();
@@ -186,6 +196,14 @@ impl<S: tracing::Subscriber> Layer<S> for Narrate {
                     format!("attempt {attempts} got {reason}: give up, {why}"),
                 )
             }
+            "circuit breaker opened" | "circuit breaker state changed" => {
+                let rate = match f.0.get("rate") {
+                    Some(r) => format!(" (failure rate {r})"),
+                    None => String::new(),
+                };
+                let (from, to, why) = (get("from"), get("to"), get("why"));
+                ("breaker", format!("{from} → {to}: {why}{rate}"))
+            }
             other => ("event", other.to_owned()),
         };
         story.say(who, text);
@@ -200,6 +218,8 @@ struct Outcome {
     calls: Vec<Duration>,
     retries: usize,
     elapsed: Duration,
+    /// The call failed fast with `CircuitOpen`.
+    circuit_open: bool,
 }
 
 impl Outcome {
@@ -225,7 +245,7 @@ impl Outcome {
 async fn run<S>(story: &Shared, svc: &S, title: &str, req: Request<Full<Bytes>>) -> Outcome
 where
     S: Service<Request<Full<Bytes>>, Response = Response<Incoming>> + Clone,
-    S::Error: Display,
+    S::Error: Display + 'static,
 {
     println!("\n▶ {title}");
     {
@@ -240,6 +260,11 @@ where
         Err(_) => (None, None),
     };
     let attempts = attempts.map(Attempts::get);
+    let circuit_open = result.as_ref().err().is_some_and(|e| {
+        let e: &dyn std::any::Any = e;
+        e.downcast_ref::<tower::BoxError>()
+            .is_some_and(|e| e.is::<CircuitOpen>())
+    });
     let end = match (&result, attempts) {
         (Ok(res), Some(n)) => format!("{} · Attempts: {n}", res.status()),
         (Ok(res), None) => format!("{} · no Attempts extension", res.status()),
@@ -255,6 +280,7 @@ where
         calls,
         retries,
         elapsed,
+        circuit_open,
     }
 }
 
@@ -329,6 +355,55 @@ async fn retry_section(story: &Shared, addr: SocketAddr) {
     );
 }
 
+/// CircuitBreakerLayer beneath the retries: an outage opens it, calls fail
+/// fast while the server gets no traffic, and a probe closes it again.
+async fn breaker_section(story: &Shared, addr: SocketAddr) {
+    println!("\nNow with CircuitBreakerLayer beneath RetryLayer: it counts every attempt;");
+    println!("it opens at a 50 % failure rate over at least 4 calls, for 1 s.");
+    let breaker = CircuitBreakerLayer::new(
+        CircuitBreakerConfig::default()
+            .name("inventory")
+            .minimum_calls(4)
+            .window_size(10)
+            .open_duration(Duration::from_secs(1)),
+    );
+    let handle = breaker.handle();
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let svc = ServiceBuilder::new()
+        .layer(RetryLayer::new(policy()))
+        .layer(breaker)
+        .service(client);
+    let url = format!("http://{addr}/inventory");
+    let get = || request("GET", &url, None);
+
+    let o = run(story, &svc, "GET /inventory: healthy", get()).await;
+    o.expect(200, 1, "the breaker is closed");
+
+    story.lock().down = true;
+    let o = run(story, &svc, "GET /inventory: an outage begins", get()).await;
+    o.check(
+        o.circuit_open && o.calls.len() == 3 && handle.state() == CircuitState::Open,
+        "3 of the last 4 calls failed: the breaker opens, and the 4th attempt fails fast",
+    );
+    for _ in 0..2 {
+        let o = run(story, &svc, "GET /inventory: during the outage", get()).await;
+        o.check(
+            o.circuit_open && o.calls.is_empty() && o.retries == 0,
+            "fails fast with CircuitOpen, not retried; the server sees no traffic",
+        );
+    }
+
+    story.lock().down = false;
+    println!("\n  (the server recovers; the open period ends after 1 s)");
+    tokio::time::sleep(Duration::from_millis(1050)).await;
+    let o = run(story, &svc, "GET /inventory: after recovery", get()).await;
+    o.expect(200, 1, "a probe goes through");
+    o.check(
+        handle.state() == CircuitState::Closed,
+        "the probe succeeded: the breaker is closed",
+    );
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let story = Shared(Arc::new(Mutex::new(Story::new())));
@@ -340,6 +415,7 @@ async fn main() -> ExitCode {
     println!("        Retry-After honoured up to 5 s.");
 
     retry_section(&story, addr).await;
+    breaker_section(&story, addr).await;
 
     let problems = std::mem::take(&mut story.lock().problems);
     if problems.is_empty() {
