@@ -147,6 +147,7 @@
 //! # }
 //! ```
 
+mod classifier;
 mod config;
 mod error;
 pub mod future;
@@ -156,7 +157,8 @@ mod service;
 mod state;
 mod window;
 
-pub use config::{CircuitBreakerConfig, DefaultFailureClassifier, FailureClassifier};
+pub use classifier::{DefaultFailureClassifier, FailureClassifier};
+pub use config::CircuitBreakerConfig;
 pub use error::CircuitOpen;
 pub use handle::{CircuitBreakerHandle, CircuitMetrics};
 pub use layer::CircuitBreakerLayer;
