@@ -133,6 +133,48 @@ async fn per_host_the_callback_names_the_host() {
     );
 }
 
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn per_host_tracing_events_name_the_host() {
+    let out = Captured::default();
+    let writer = out.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let layer = CircuitBreakerLayer::per_host(config());
+    let mut svc = layer.layer(downstream(Arc::new(Mutex::new(true))));
+    for _ in 0..4 {
+        send(&mut svc, "http://a.example/").await.unwrap();
+    }
+    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    for part in [
+        "WARN",
+        "tower_http_retry::circuit_breaker::state",
+        "circuit breaker opened",
+        "breaker=\"api\" host=\"http://a.example:80\" from=\"closed\" to=\"open\"",
+    ] {
+        assert!(lines[0].contains(part), "{} lacks {part}", lines[0]);
+    }
+}
+
 #[cfg(feature = "metrics")]
 mod metrics {
     use std::collections::BTreeMap;

@@ -66,6 +66,10 @@ pub struct StateChange<'a> {
     pub open_for: Option<Duration>,
 }
 
+/// The target of the `tracing` events: the module that emitted them
+/// before they moved here, kept for the filters written against it.
+const TARGET: &str = "tower_http_retry::circuit_breaker::state";
+
 /// The callback stored in the configuration.
 pub(crate) type StateChangeHook = Arc<dyn Fn(&StateChange<'_>) + Send + Sync>;
 
@@ -90,6 +94,7 @@ pub(super) fn transition(config: &CircuitBreakerConfig, host: Option<&str>, t: T
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
     if let Kind::Open | Kind::ForcedOpen = t.to {
         tracing::warn!(
+            target: TARGET,
             breaker,
             host,
             from,
@@ -101,6 +106,7 @@ pub(super) fn transition(config: &CircuitBreakerConfig, host: Option<&str>, t: T
         );
     } else {
         tracing::info!(
+            target: TARGET,
             breaker,
             host,
             from,
