@@ -295,6 +295,7 @@ impl HostMap {
         if let Some(host) = evicted.as_ref().and_then(|b| b.host()) {
             event::evicted(&self.config, host);
         }
+        breaker.tell_created();
         breaker
     }
 

@@ -234,11 +234,15 @@ impl Breaker {
     ///
     /// If the settings are inconsistent with one another.
     pub(crate) fn new(config: CircuitBreakerConfig) -> Arc<Breaker> {
-        Breaker::for_host(config, None, Kind::Closed)
+        let breaker = Breaker::for_host(config, None, Kind::Closed);
+        breaker.tell_created();
+        breaker
     }
 
     /// A breaker for `host` (`None`: a single breaker), made in `kind`:
-    /// closed, or held open or closed by an operator.
+    /// closed, or held open or closed by an operator. The caller tells
+    /// that it was made ([`tell_created`](Self::tell_created)) once out of
+    /// its locks.
     ///
     /// # Panics
     ///
@@ -250,7 +254,7 @@ impl Breaker {
     ) -> Arc<Breaker> {
         config.validate();
         let open_until = if kind == Kind::ForcedOpen { NEVER } else { 0 };
-        let breaker = Arc::new(Breaker {
+        Arc::new(Breaker {
             window: Window::new(config.window),
             config,
             word: AtomicU64::new(Word::new(kind, 0).0),
@@ -260,9 +264,13 @@ impl Breaker {
             transitions: Mutex::new(()),
             base: Instant::now(),
             host,
-        });
-        event::created(&breaker.config, breaker.host.as_deref(), kind.public());
-        breaker
+        })
+    }
+
+    /// Tells that the breaker was made (feature `metrics`: sets its gauge);
+    /// called outside any lock.
+    pub(crate) fn tell_created(&self) {
+        event::created(&self.config, self.host.as_deref(), self.state());
     }
 
     /// The downstream of a per-host breaker, as `scheme://host:port`.
