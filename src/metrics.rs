@@ -4,11 +4,23 @@
 //! |---|---|---|
 //! | `tower_http_retry_retries_total` | counter | `reason` (status code or error class) |
 //! | `tower_http_retry_give_ups_total` | counter | `reason`, `why` |
+//! | `tower_http_retry_circuit_state` | gauge: 0 closed, 1 half-open, 2 open | `breaker` (its name, or empty); `host` for a per-host breaker |
+//! | `tower_http_retry_circuit_transitions_total` | counter | `breaker`, `host` (per host), `from`, `to` |
+//! | `tower_http_retry_circuit_rejected_total` | counter: calls refused with `CircuitOpen` | `breaker`, `host` (per host) |
+//!
+//! `from` and `to` are `closed`, `open`, `half_open`, `forced_open` or
+//! `forced_closed`, as in the breaker's `tracing` events. The gauge is set
+//! when a breaker is made and at each transition; when a per-host breaker
+//! is dropped from its bounded map, its gauge goes back to 0 (the next call
+//! for that host starts closed). A per-host layer labels at most
+//! `max_hosts` hosts at once, but a recorder keeps the series of hosts it
+//! has seen: with many short-lived hosts, let the exporter expire idle
+//! series.
 //!
 //! Install any `metrics` recorder (Prometheus exporter, …) to collect them;
 //! without one they cost a relaxed atomic load.
 
-use crate::RetryReason;
+use crate::{CircuitState, RetryReason};
 
 pub(crate) fn retry(reason: RetryReason) {
     metrics::counter!("tower_http_retry_retries_total", "reason" => reason.to_string())
@@ -20,6 +32,47 @@ pub(crate) fn give_up(reason: RetryReason, why: &'static str) {
         "tower_http_retry_give_ups_total",
         "reason" => reason.to_string(),
         "why" => why
+    )
+    .increment(1);
+}
+
+/// The labels of a breaker: its name, and its host when it is per host.
+fn breaker_labels(name: Option<&str>, host: Option<&str>) -> Vec<metrics::Label> {
+    let mut labels = vec![metrics::Label::new(
+        "breaker",
+        name.unwrap_or("").to_owned(),
+    )];
+    if let Some(host) = host {
+        labels.push(metrics::Label::new("host", host.to_owned()));
+    }
+    labels
+}
+
+pub(crate) fn circuit_state(name: Option<&str>, host: Option<&str>, state: CircuitState) {
+    let value = match state {
+        CircuitState::Closed => 0.0,
+        CircuitState::HalfOpen => 1.0,
+        CircuitState::Open => 2.0,
+    };
+    metrics::gauge!("tower_http_retry_circuit_state", breaker_labels(name, host)).set(value);
+}
+
+pub(crate) fn circuit_transition(
+    name: Option<&str>,
+    host: Option<&str>,
+    from: &'static str,
+    to: &'static str,
+) {
+    let mut labels = breaker_labels(name, host);
+    labels.push(metrics::Label::from_static_parts("from", from));
+    labels.push(metrics::Label::from_static_parts("to", to));
+    metrics::counter!("tower_http_retry_circuit_transitions_total", labels).increment(1);
+}
+
+pub(crate) fn circuit_rejected(name: Option<&str>, host: Option<&str>) {
+    metrics::counter!(
+        "tower_http_retry_circuit_rejected_total",
+        breaker_labels(name, host)
     )
     .increment(1);
 }

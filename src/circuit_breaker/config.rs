@@ -1,84 +1,20 @@
-//! The breaker's settings, and the pluggable failure classification.
+//! The breaker's settings.
 
-use std::error::Error;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::StatusCode;
-
-use crate::classify::is_failure_status;
+use super::classifier::{DefaultFailureClassifier, FailureClassifier};
+use super::event::{StateChange, StateChangeHook};
 
 /// The largest count window: its slots take one byte each.
 const MAX_WINDOW_SIZE: u32 = 1_000_000;
 /// The longest time window: one bucket per second.
 const MAX_TIME_WINDOW: Duration = Duration::from_secs(3600);
+/// Per-host breakers kept by default.
+const DEFAULT_MAX_HOSTS: usize = 1024;
 /// The most probes: they are counted in 15 bits of the state word.
 pub(crate) const MAX_HALF_OPEN_CALLS: u32 = (1 << 15) - 1;
-
-/// Decides whether the outcome of a call is a failure, to be counted
-/// against the downstream.
-///
-/// The outcome is the response's status, or the transport error (the inner
-/// service's error, as a `dyn Error`). The default,
-/// [`DefaultFailureClassifier`], counts every transport error and the
-/// statuses 5xx, 408 and 429: the ones the retry layer treats as transient.
-///
-/// Closures implement it:
-///
-/// ```
-/// use std::error::Error;
-/// use http::StatusCode;
-/// use tower_http_retry::CircuitBreakerConfig;
-///
-/// // Only 503s and transport errors count; a 500 is the caller's problem.
-/// let config = CircuitBreakerConfig::default().classifier(
-///     |outcome: Result<StatusCode, &(dyn Error + 'static)>| match outcome {
-///         Ok(status) => status == StatusCode::SERVICE_UNAVAILABLE,
-///         Err(_) => true,
-///     },
-/// );
-/// ```
-pub trait FailureClassifier: Send + Sync + 'static {
-    /// Whether this outcome is a failure.
-    fn is_failure(&self, outcome: Result<StatusCode, &(dyn Error + 'static)>) -> bool;
-}
-
-impl<F> FailureClassifier for F
-where
-    F: Fn(Result<StatusCode, &(dyn Error + 'static)>) -> bool + Send + Sync + 'static,
-{
-    fn is_failure(&self, outcome: Result<StatusCode, &(dyn Error + 'static)>) -> bool {
-        self(outcome)
-    }
-}
-
-/// The default [`FailureClassifier`]: every transport error, and the
-/// statuses 5xx, 408 (Request Timeout) and 429 (Too Many Requests). Every
-/// other status, 404 included, is a success: the downstream answered.
-///
-/// ```
-/// use http::StatusCode;
-/// use tower_http_retry::circuit_breaker::{DefaultFailureClassifier, FailureClassifier};
-///
-/// let c = DefaultFailureClassifier;
-/// assert!(c.is_failure(Ok(StatusCode::BAD_GATEWAY)));
-/// assert!(c.is_failure(Ok(StatusCode::TOO_MANY_REQUESTS)));
-/// assert!(!c.is_failure(Ok(StatusCode::NOT_FOUND)));
-/// let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
-/// assert!(c.is_failure(Err(&refused)));
-/// ```
-#[derive(Debug, Clone, Copy, Default)]
-pub struct DefaultFailureClassifier;
-
-impl FailureClassifier for DefaultFailureClassifier {
-    fn is_failure(&self, outcome: Result<StatusCode, &(dyn Error + 'static)>) -> bool {
-        match outcome {
-            Ok(status) => is_failure_status(status),
-            Err(_) => true,
-        }
-    }
-}
 
 /// Over which calls the failure and slow-call rates are computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +40,8 @@ pub(crate) enum WindowKind {
 /// | [`max_open_duration`](Self::max_open_duration) | none: no growth |
 /// | [`half_open_calls`](Self::half_open_calls) | 1 |
 /// | [`classifier`](Self::classifier) | [`DefaultFailureClassifier`]: transport errors, 5xx, 408, 429 |
+/// | [`on_state_change`](Self::on_state_change) | none |
+/// | [`max_hosts`](Self::max_hosts) | 1,024 (per-host breakers only) |
 ///
 /// Each setter checks its own value and panics on an invalid one; the
 /// checks across settings (`minimum_calls` within `window_size`,
@@ -137,6 +75,8 @@ pub struct CircuitBreakerConfig {
     pub(crate) max_open_duration: Option<Duration>,
     pub(crate) half_open_calls: u32,
     pub(crate) classifier: Arc<dyn FailureClassifier>,
+    pub(crate) on_state_change: Option<StateChangeHook>,
+    pub(crate) max_hosts: usize,
 }
 
 impl Default for CircuitBreakerConfig {
@@ -154,6 +94,8 @@ impl Default for CircuitBreakerConfig {
             max_open_duration: None,
             half_open_calls: 1,
             classifier: Arc::new(DefaultFailureClassifier),
+            on_state_change: None,
+            max_hosts: DEFAULT_MAX_HOSTS,
         }
     }
 }
@@ -392,6 +334,50 @@ impl CircuitBreakerConfig {
         self
     }
 
+    /// Calls `callback` after every change of state, outside the breaker's
+    /// locks, with what the `tracing` event carries (see [`StateChange`]).
+    /// With [per-host](crate::CircuitBreakerLayer::per_host) breakers it
+    /// is called for every host, and names it. A panic in it reaches the
+    /// caller whose call made the change. Default: none.
+    ///
+    /// ```
+    /// use tower_http_retry::circuit_breaker::StateChange;
+    /// use tower_http_retry::CircuitBreakerConfig;
+    ///
+    /// let config = CircuitBreakerConfig::default().on_state_change(|c: &StateChange<'_>| {
+    ///     eprintln!("{:?} {:?}: {} -> {} ({})", c.name, c.host, c.from, c.to, c.why);
+    /// });
+    /// ```
+    pub fn on_state_change<F>(mut self, callback: F) -> Self
+    where
+        F: Fn(&StateChange<'_>) + Send + Sync + 'static,
+    {
+        self.on_state_change = Some(Arc::new(callback));
+        self
+    }
+
+    /// The most breakers a [per-host](crate::CircuitBreakerLayer::per_host)
+    /// layer keeps: past it, making the breaker of a new host drops the
+    /// least recently used closed one (see
+    /// [`per_host`](crate::CircuitBreakerLayer::per_host)). A single
+    /// breaker ignores it. Default: 1,024.
+    ///
+    /// # Panics
+    ///
+    /// If `hosts` is 0.
+    ///
+    /// ```
+    /// let config = tower_http_retry::CircuitBreakerConfig::default().max_hosts(100);
+    /// ```
+    pub fn max_hosts(mut self, hosts: usize) -> Self {
+        assert!(
+            hosts >= 1,
+            "CircuitBreakerConfig::max_hosts: `hosts` must be at least 1, got {hosts}"
+        );
+        self.max_hosts = hosts;
+        self
+    }
+
     /// The checks across settings, made when the breaker is built.
     pub(crate) fn validate(&self) {
         if let WindowKind::Count(size) = self.window {
@@ -436,6 +422,8 @@ impl fmt::Debug for CircuitBreakerConfig {
             .field("open_duration", &self.open_duration)
             .field("max_open_duration", &self.max_open_duration)
             .field("half_open_calls", &self.half_open_calls)
+            .field("on_state_change", &self.on_state_change.is_some())
+            .field("max_hosts", &self.max_hosts)
             .finish_non_exhaustive()
     }
 }
@@ -453,7 +441,14 @@ mod tests {
         assert_eq!(c.consecutive_failures, None);
         assert_eq!(c.open_duration, Duration::from_secs(30));
         assert_eq!(c.half_open_calls, 1);
+        assert_eq!(c.max_hosts, 1024);
         c.validate();
+    }
+
+    #[test]
+    #[should_panic(expected = "max_hosts: `hosts` must be at least 1, got 0")]
+    fn zero_max_hosts_panics() {
+        let _ = CircuitBreakerConfig::default().max_hosts(0);
     }
 
     #[test]

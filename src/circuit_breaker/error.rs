@@ -19,6 +19,7 @@ use std::time::Duration;
 #[derive(Debug, Clone, Default)]
 pub struct CircuitOpen {
     name: Option<Arc<str>>,
+    host: Option<Arc<str>>,
     retry_after: Option<Duration>,
 }
 
@@ -29,8 +30,16 @@ impl CircuitOpen {
         CircuitOpen::default()
     }
 
-    pub(crate) fn open(name: Option<Arc<str>>, retry_after: Option<Duration>) -> Self {
-        CircuitOpen { name, retry_after }
+    pub(crate) fn open(
+        name: Option<Arc<str>>,
+        host: Option<Arc<str>>,
+        retry_after: Option<Duration>,
+    ) -> Self {
+        CircuitOpen {
+            name,
+            host,
+            retry_after,
+        }
     }
 
     /// The [name](crate::CircuitBreakerConfig::name) of the breaker that
@@ -42,6 +51,19 @@ impl CircuitOpen {
     /// ```
     pub fn name(&self) -> Option<&str> {
         self.name.as_deref()
+    }
+
+    /// The downstream whose breaker refused the call, as
+    /// `scheme://host:port`, when the breaker is
+    /// [per host](crate::CircuitBreakerLayer::per_host) (empty for the
+    /// breaker of requests without an authority).
+    ///
+    /// ```
+    /// # use tower_http_retry::CircuitOpen;
+    /// assert_eq!(CircuitOpen::new().host(), None);
+    /// ```
+    pub fn host(&self) -> Option<&str> {
+        self.host.as_deref()
     }
 
     /// How long, from the refusal, until the breaker lets a probe through.
@@ -64,6 +86,11 @@ impl fmt::Display for CircuitOpen {
         if let Some(name) = &self.name {
             write!(f, "`{name}` ")?;
         }
+        match self.host.as_deref() {
+            Some("") => f.write_str("for requests without an authority ")?,
+            Some(host) => write!(f, "for {host} ")?,
+            None => {}
+        }
         f.write_str("is open")?;
         if let Some(after) = self.retry_after {
             write!(f, "; next probe in {after:?}")?;
@@ -82,11 +109,17 @@ mod tests {
     fn display_names_the_breaker_and_the_wait() {
         let e = CircuitOpen::open(
             Some(Arc::from("payments")),
+            None,
             Some(Duration::from_millis(1500)),
         );
         assert_eq!(
             e.to_string(),
             "circuit breaker `payments` is open; next probe in 1.5s"
+        );
+        let e = CircuitOpen::open(None, Some(Arc::from("https://a.example:443")), None);
+        assert_eq!(
+            e.to_string(),
+            "circuit breaker for https://a.example:443 is open"
         );
     }
 }

@@ -82,6 +82,72 @@
 //! service whose inner service was not polled ready (because the breaker
 //! was open when `poll_ready` ran) fails with `CircuitOpen`.
 //!
+//! # Per host
+//!
+//! [`CircuitBreakerLayer::per_host`] keeps one breaker per URI authority:
+//! scheme, host and port of each request's URI, the port defaulted from
+//! the scheme (`http://a` and `http://a:80` share one), host names compared
+//! without regard to case. Each breaker counts only its host's calls, so
+//! one sick host never opens another's breaker; requests without an
+//! authority share one breaker of their own. The breakers live in a map of
+//! at most [`max_hosts`](CircuitBreakerConfig::max_hosts) (1,024 by
+//! default): a new host past that drops the least recently used closed
+//! breaker (an open one only when every breaker is open or half-open), so
+//! memory stays bounded whatever hosts the callers name.
+//!
+//! The [handle](CircuitBreakerHandle) answers for one host
+//! ([`state_for`](CircuitBreakerHandle::state_for),
+//! [`metrics_for`](CircuitBreakerHandle::metrics_for)) or for all
+//! ([`state`](CircuitBreakerHandle::state) is the most severe state of
+//! any host, [`hosts`](CircuitBreakerHandle::hosts) lists them); its manual
+//! controls apply to every host, those met later included. A refusal's
+//! [`CircuitOpen::host`] names the host.
+//!
+//! ```
+//! use std::convert::Infallible;
+//! use http::{Request, Response, StatusCode, Uri};
+//! use tower::{service_fn, Service, ServiceBuilder, ServiceExt};
+//! use tower_http_retry::{CircuitBreakerConfig, CircuitBreakerLayer, CircuitOpen, CircuitState};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! // `sick.example` is down; every other host answers.
+//! let downstream = service_fn(|req: Request<()>| async move {
+//!     let mut res = Response::new(());
+//!     if req.uri().host() == Some("sick.example") {
+//!         *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+//!     }
+//!     Ok::<_, Infallible>(res)
+//! });
+//! let breaker = CircuitBreakerLayer::per_host(
+//!     CircuitBreakerConfig::default().minimum_calls(5).max_hosts(256),
+//! );
+//! let handle = breaker.handle();
+//! let mut client = ServiceBuilder::new().layer(breaker).service(downstream);
+//! let get = |uri: &str| Request::get(uri).body(()).unwrap();
+//!
+//! for _ in 0..5 {
+//!     client.ready().await.unwrap().call(get("http://sick.example/")).await.unwrap();
+//! }
+//! let sick = Uri::from_static("http://sick.example:80/");
+//! assert_eq!(handle.state_for(&sick), CircuitState::Open);
+//! assert_eq!(handle.state(), CircuitState::Open); // the most severe
+//!
+//! // The sick host fails fast; the other one is untouched.
+//! let err = client.ready().await.unwrap().call(get("http://sick.example/")).await.unwrap_err();
+//! assert_eq!(err.downcast_ref::<CircuitOpen>().unwrap().host(), Some("http://sick.example:80"));
+//! let res = client.ready().await.unwrap().call(get("http://well.example/")).await.unwrap();
+//! assert_eq!(res.status(), StatusCode::OK);
+//! assert_eq!(
+//!     handle.hosts(),
+//!     [
+//!         ("http://sick.example:80".to_string(), CircuitState::Open),
+//!         ("http://well.example:80".to_string(), CircuitState::Closed),
+//!     ]
+//! );
+//! # }
+//! ```
+//!
 //! # Cost
 //!
 //! Every service made by one layer, and every clone, shares one breaker
@@ -91,19 +157,57 @@
 //! detection adds a clock read per call; a time-based window, one per
 //! outcome.
 //!
-//! # Tracing
+//! Per host, each call also finds its host's breaker: it hashes the
+//! authority in place, takes the map's shared (read) lock and stamps the
+//! entry with one atomic add; no allocation. Only the first call to a new
+//! host takes the exclusive lock, allocates the breaker, and (when the map
+//! is full) scans it for the entry to drop.
 //!
-//! One event per transition, with target `tower_http_retry::circuit_breaker::state`:
+//! # Observing transitions
 //!
-//! | event | level | fields |
-//! |---|---|---|
-//! | `circuit breaker opened` | WARN | `breaker` (its name, or empty), `from`, `to` (`open`, `forced_open`), `why`, `rate` (the rate that tripped it, for the rate rules), `open_ms` (how long it stays open, except when forced) |
-//! | `circuit breaker state changed` | INFO | `breaker`, `from`, `to` (`half_open`, `closed`, `forced_closed`), `why` |
+//! Every transition is told three ways, after the breaker's lock (and the
+//! per-host map's) is released:
 //!
-//! `from` and `to` are `closed`, `open`, `half_open`, `forced_open` or
-//! `forced_closed`; `why` is `failure_rate`, `slow_call_rate`,
-//! `consecutive_failures`, `open_duration_elapsed`, `probe_failed`,
-//! `probes_succeeded`, `forced_open`, `forced_closed` or `reset`.
+//! - a `tracing` event, with target `tower_http_retry::circuit_breaker::state`:
+//!
+//!   | event | level | fields |
+//!   |---|---|---|
+//!   | `circuit breaker opened` | WARN | `breaker` (its name, or empty), `host` (per host only), `from`, `to` (`open`, `forced_open`), `why`, `rate` (the rate that tripped it, for the rate rules), `open_ms` (how long it stays open, except when forced) |
+//!   | `circuit breaker state changed` | INFO | `breaker`, `host` (per host only), `from`, `to` (`half_open`, `closed`, `forced_closed`), `why` |
+//!
+//!   `from` and `to` are `closed`, `open`, `half_open`, `forced_open` or
+//!   `forced_closed`; `why` is `failure_rate`, `slow_call_rate`,
+//!   `consecutive_failures`, `open_duration_elapsed`, `probe_failed`,
+//!   `probes_succeeded`, `forced_open`, `forced_closed` or `reset`;
+//!   `host` is `scheme://host:port` (empty for requests without an
+//!   authority);
+//! - the [`on_state_change`](CircuitBreakerConfig::on_state_change)
+//!   callback, given a [`StateChange`] with the same facts;
+//! - with the cargo feature `metrics`, through the `metrics` facade: the
+//!   gauge `tower_http_retry_circuit_state` (0 closed, 1 half-open, 2
+//!   open), the counter `tower_http_retry_circuit_transitions_total`
+//!   (labels `from`, `to`), and, for every call refused with
+//!   [`CircuitOpen`], the counter `tower_http_retry_circuit_rejected_total`;
+//!   all labelled `breaker` (the name, or empty) and, per host, `host`.
+//!
+//! ```
+//! use std::sync::atomic::{AtomicUsize, Ordering};
+//! use std::sync::Arc;
+//! use tower_http_retry::circuit_breaker::StateChange;
+//! use tower_http_retry::{CircuitBreakerConfig, CircuitBreakerLayer, CircuitState};
+//!
+//! let opened = Arc::new(AtomicUsize::new(0));
+//! let count = opened.clone();
+//! let breaker = CircuitBreakerLayer::per_host(CircuitBreakerConfig::default().on_state_change(
+//!     move |change: &StateChange<'_>| {
+//!         if change.to == CircuitState::Open {
+//!             count.fetch_add(1, Ordering::Relaxed);
+//!             eprintln!("{} opened: {} {:?}", change.host.unwrap_or("?"), change.why, change.rate);
+//!         }
+//!     },
+//! ));
+//! # let _ = breaker;
+//! ```
 //!
 //! # Example
 //!
@@ -147,17 +251,22 @@
 //! # }
 //! ```
 
+mod classifier;
 mod config;
 mod error;
+mod event;
 pub mod future;
 mod handle;
 mod layer;
+mod per_host;
 mod service;
 mod state;
 mod window;
 
-pub use config::{CircuitBreakerConfig, DefaultFailureClassifier, FailureClassifier};
+pub use classifier::{DefaultFailureClassifier, FailureClassifier};
+pub use config::CircuitBreakerConfig;
 pub use error::CircuitOpen;
+pub use event::StateChange;
 pub use handle::{CircuitBreakerHandle, CircuitMetrics};
 pub use layer::CircuitBreakerLayer;
 pub use service::CircuitBreaker;

@@ -6,6 +6,7 @@ use tower::BoxError;
 use tower_service::Service;
 
 use super::future::{Guard, ResponseFuture};
+use super::per_host::Breakers;
 use super::state::Breaker;
 use super::{CircuitBreakerConfig, CircuitBreakerHandle, CircuitBreakerLayer};
 
@@ -13,7 +14,9 @@ use super::{CircuitBreakerConfig, CircuitBreakerHandle, CircuitBreakerLayer};
 /// [`CircuitBreakerLayer`](crate::CircuitBreakerLayer), whose docs show it
 /// at work.
 ///
-/// Every clone shares one breaker. While it is open, `poll_ready` is ready
+/// Every clone shares one breaker (or, made by
+/// [`CircuitBreakerLayer::per_host`](crate::CircuitBreakerLayer::per_host),
+/// one map of per-host breakers). While it is open, `poll_ready` is ready
 /// at once, without polling the inner service, and `call` fails with
 /// [`CircuitOpen`](crate::CircuitOpen) without calling it (tower's
 /// `LoadShed` convention).
@@ -38,7 +41,7 @@ use super::{CircuitBreakerConfig, CircuitBreakerHandle, CircuitBreakerLayer};
 #[derive(Debug)]
 pub struct CircuitBreaker<S> {
     inner: S,
-    breaker: Arc<Breaker>,
+    breakers: Breakers,
     /// Whether `inner` was polled ready and not called since.
     inner_ready: bool,
 }
@@ -47,7 +50,7 @@ impl<S: Clone> Clone for CircuitBreaker<S> {
     fn clone(&self) -> Self {
         CircuitBreaker {
             inner: self.inner.clone(),
-            breaker: self.breaker.clone(),
+            breakers: self.breakers.clone(),
             // The clone's inner service was not polled.
             inner_ready: false,
         }
@@ -74,13 +77,13 @@ impl<S> CircuitBreaker<S> {
     /// );
     /// ```
     pub fn new(inner: S, config: CircuitBreakerConfig) -> Self {
-        Self::shared(inner, Breaker::new(config))
+        Self::shared(inner, Breakers::One(Breaker::new(config)))
     }
 
-    pub(crate) fn shared(inner: S, breaker: Arc<Breaker>) -> Self {
+    pub(crate) fn shared(inner: S, breakers: Breakers) -> Self {
         CircuitBreaker {
             inner,
-            breaker,
+            breakers,
             inner_ready: false,
         }
     }
@@ -108,7 +111,7 @@ impl<S> CircuitBreaker<S> {
     /// assert_eq!(svc.handle().state(), CircuitState::Closed);
     /// ```
     pub fn handle(&self) -> CircuitBreakerHandle {
-        CircuitBreakerHandle::new(self.breaker.clone())
+        CircuitBreakerHandle::new(self.breakers.clone())
     }
 
     /// The inner service.
@@ -159,10 +162,13 @@ where
         if self.inner_ready {
             return Poll::Ready(Ok(()));
         }
-        let breaker = &self.breaker;
-        if breaker.is_rejecting(|| breaker.now()) {
-            // Ready at once: `call` will refuse without the inner service.
-            return Poll::Ready(Ok(()));
+        // Per host, the next call's host is not known yet: poll the inner
+        // service, and let `call` refuse.
+        if let Breakers::One(breaker) = &self.breakers {
+            if breaker.is_rejecting(|| breaker.now()) {
+                // Ready at once: `call` will refuse without the inner service.
+                return Poll::Ready(Ok(()));
+            }
         }
         match self.inner.poll_ready(cx) {
             Poll::Ready(Ok(())) => {
@@ -175,12 +181,11 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let breaker = &self.breaker;
+        let breaker: Arc<Breaker> = self.breakers.for_uri(req.uri());
         let permit = match breaker.try_acquire(|| breaker.now()) {
             Ok(permit) => permit,
             Err(open) => return ResponseFuture::rejected(open),
         };
-        let guard = Guard::new(self.breaker.clone(), permit);
         if !self.inner_ready {
             // `poll_ready` found the breaker open and did not poll the
             // inner service; it has let a call through since. Calling an
@@ -188,9 +193,11 @@ where
             // (`ConcurrencyLimit`, `Buffer`): refuse this one, as it was
             // open when the caller asked. The guard gives a probe's permit
             // back.
-            drop(guard);
-            return ResponseFuture::rejected(breaker.rejection(None));
+            let open = breaker.rejection(None);
+            drop(Guard::new(breaker, permit));
+            return ResponseFuture::rejected(open);
         }
+        let guard = Guard::new(breaker, permit);
         self.inner_ready = false;
         ResponseFuture::called(self.inner.call(req), guard)
     }

@@ -28,6 +28,7 @@ use tokio::time::Instant;
 
 use super::config::CircuitBreakerConfig;
 use super::error::CircuitOpen;
+use super::event::{self, Transition};
 use super::window::{Outcome, Totals, Window};
 
 /// The state of a circuit breaker, as a [handle](crate::CircuitBreakerHandle)
@@ -85,7 +86,7 @@ pub(crate) enum Kind {
 }
 
 impl Kind {
-    fn public(self) -> CircuitState {
+    pub(super) fn public(self) -> CircuitState {
         match self {
             Kind::Closed | Kind::ForcedClosed => CircuitState::Closed,
             Kind::Open | Kind::ForcedOpen => CircuitState::Open,
@@ -93,7 +94,7 @@ impl Kind {
         }
     }
 
-    fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             Kind::Closed => "closed",
             Kind::Open => "open",
@@ -172,7 +173,7 @@ pub(crate) enum Why {
 }
 
 impl Why {
-    fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             Why::FailureRate(_) => "failure_rate",
             Why::SlowCallRate(_) => "slow_call_rate",
@@ -186,22 +187,12 @@ impl Why {
         }
     }
 
-    fn rate(self) -> Option<f64> {
+    pub(super) fn rate(self) -> Option<f64> {
         match self {
             Why::FailureRate(r) | Why::SlowCallRate(r) => Some(r),
             _ => None,
         }
     }
-}
-
-/// A transition made, for its `tracing` event.
-#[derive(Debug, Clone, Copy)]
-struct Transition {
-    from: Kind,
-    to: Kind,
-    why: Why,
-    /// How long it stays open, when it opened by a rule.
-    open_for: Option<Duration>,
 }
 
 /// A call let through: it keeps its epoch, and whether it is a probe.
@@ -230,6 +221,8 @@ pub(crate) struct Breaker {
     transitions: Mutex<()>,
     /// The origin of the breaker's time.
     base: Instant,
+    /// The downstream of a per-host breaker, as `scheme://host:port`.
+    host: Option<Arc<str>>,
 }
 
 fn nanos(d: Duration) -> u64 {
@@ -241,17 +234,48 @@ impl Breaker {
     ///
     /// If the settings are inconsistent with one another.
     pub(crate) fn new(config: CircuitBreakerConfig) -> Arc<Breaker> {
+        let breaker = Breaker::for_host(config, None, Kind::Closed);
+        breaker.tell_created();
+        breaker
+    }
+
+    /// A breaker for `host` (`None`: a single breaker), made in `kind`:
+    /// closed, or held open or closed by an operator. The caller tells
+    /// that it was made ([`tell_created`](Self::tell_created)) once out of
+    /// its locks.
+    ///
+    /// # Panics
+    ///
+    /// If the settings are inconsistent with one another.
+    pub(crate) fn for_host(
+        config: CircuitBreakerConfig,
+        host: Option<Arc<str>>,
+        kind: Kind,
+    ) -> Arc<Breaker> {
         config.validate();
+        let open_until = if kind == Kind::ForcedOpen { NEVER } else { 0 };
         Arc::new(Breaker {
             window: Window::new(config.window),
             config,
-            word: AtomicU64::new(Word::new(Kind::Closed, 0).0),
-            open_until: AtomicU64::new(0),
+            word: AtomicU64::new(Word::new(kind, 0).0),
+            open_until: AtomicU64::new(open_until),
             consecutive: AtomicU32::new(0),
             reopens: AtomicU32::new(0),
             transitions: Mutex::new(()),
             base: Instant::now(),
+            host,
         })
+    }
+
+    /// Tells that the breaker was made (feature `metrics`: sets its gauge);
+    /// called outside any lock.
+    pub(crate) fn tell_created(&self) {
+        event::created(&self.config, self.host.as_deref(), self.state());
+    }
+
+    /// The downstream of a per-host breaker, as `scheme://host:port`.
+    pub(crate) fn host(&self) -> Option<&Arc<str>> {
+        self.host.as_ref()
     }
 
     /// The time since the breaker was made, by `tokio::time` (which paused
@@ -358,8 +382,10 @@ impl Breaker {
         }
     }
 
+    /// The error of a refused call (counted, with feature `metrics`).
     pub(crate) fn rejection(&self, retry_after: Option<Duration>) -> CircuitOpen {
-        CircuitOpen::open(self.config.name.clone(), retry_after)
+        event::rejected(&self.config, self.host.as_deref());
+        CircuitOpen::open(self.config.name.clone(), self.host.clone(), retry_after)
     }
 
     /// Records the outcome of a call let through by `permit`; `now` is when
@@ -473,7 +499,7 @@ impl Breaker {
         let from = self.load();
         let done = self.transition_locked(from, kind, why, nanos(now), true);
         drop(guard);
-        self.trace(done);
+        self.tell(done);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
@@ -490,7 +516,7 @@ impl Breaker {
         let done = self.transition_locked(from, to, why, now, false);
         // The event is emitted outside the lock.
         drop(guard);
-        self.trace(done);
+        self.tell(done);
     }
 
     fn transition_locked(
@@ -545,38 +571,11 @@ impl Breaker {
         })
     }
 
-    fn trace(&self, transition: Option<Transition>) {
-        let Some(Transition {
-            from,
-            to,
-            why,
-            open_for,
-        }) = transition
-        else {
-            return;
-        };
-        let breaker = self.config.name.as_deref().unwrap_or("");
-        let (from, to_str) = (from.as_str(), to.as_str());
-        let (rate, why) = (why.rate(), why.as_str());
-        let open_ms = open_for.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-        if let Kind::Open | Kind::ForcedOpen = to {
-            tracing::warn!(
-                breaker,
-                from,
-                to = to_str,
-                why,
-                rate,
-                open_ms,
-                "circuit breaker opened"
-            );
-        } else {
-            tracing::info!(
-                breaker,
-                from,
-                to = to_str,
-                why,
-                "circuit breaker state changed"
-            );
+    /// Tells a transition made (`tracing`, callback, metrics), outside
+    /// the lock.
+    fn tell(&self, transition: Option<Transition>) {
+        if let Some(transition) = transition {
+            event::transition(&self.config, self.host.as_deref(), transition);
         }
     }
 }
