@@ -93,7 +93,10 @@ impl fmt::Display for CircuitOpen {
         }
         f.write_str("is open")?;
         if let Some(after) = self.retry_after {
-            write!(f, "; next probe in {after:?}")?;
+            // Whole milliseconds, rounded up: nanoseconds are noise here.
+            let ms = u64::try_from(after.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX);
+            let ms = Duration::from_millis(ms);
+            write!(f, "; next probe in {ms:?}")?;
         }
         Ok(())
     }
