@@ -178,13 +178,16 @@ impl<S: tracing::Subscriber> Layer<S> for Narrate {
             "retrying request" => {
                 story.retries += 1;
                 let (attempt, delay) = (get("attempt"), get("delay_ms"));
-                let why = match story.last_retry_after.take() {
-                    Some(s) if delay == format!("{}", s * 1000) => "the server's Retry-After",
-                    Some(_) => {
-                        story.problems.push("Retry-After ignored".to_owned());
-                        "backoff, Retry-After ignored!"
+                let named = story.last_retry_after.take();
+                let why = match (get("delay_from"), named) {
+                    ("retry-after", Some(s)) if delay == format!("{}", s * 1000) => {
+                        "the server's Retry-After"
                     }
-                    None => "backoff: exponential, full jitter",
+                    ("backoff", None) => "backoff: exponential, full jitter",
+                    _ => {
+                        story.problems.push("Retry-After ignored".to_owned());
+                        "not the server's Retry-After!"
+                    }
                 };
                 let text = format!("attempt {attempt} got {reason}: retry in {delay} ms ({why})");
                 ("policy", text)

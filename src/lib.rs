@@ -1,12 +1,26 @@
 //! Tower middleware for HTTP clients: retries that are correct by RFC 9110,
 //! and a circuit breaker.
 //!
+//! ```text
+//! caller ──► ReplayBodyLayer (optional: streaming bodies)
+//!        ──► RetryLayer           which outcomes, which requests, how long to wait
+//!        ──► CircuitBreakerLayer  fails fast while a downstream is sick
+//!        ──► TimeoutLayer         (optional) per attempt
+//!        ──► HTTP client          hyper-util, ReqwestService, …
+//! ```
+//!
 //! - [`RetryLayer`] retries transient failures (408, 429, 500, 502, 503,
 //!   504 and transport errors) with backoff and jitter, honours
 //!   `Retry-After`, replays only requests that are safe to replay, and is
-//!   bounded in attempts, elapsed time and by a retry budget.
+//!   bounded in attempts, elapsed time and by a retry budget. See
+//!   [`retry`].
 //! - [`CircuitBreakerLayer`] sits beneath it, counts every attempt, and fails
-//!   fast with [`CircuitOpen`] while a downstream is sick.
+//!   fast with [`CircuitOpen`] while a downstream is sick; one breaker per
+//!   host with [`CircuitBreakerLayer::per_host`]. See [`circuit_breaker`].
+//! - [`ReplayBodyLayer`] makes a streaming request body replayable, up to a
+//!   limit. See [`body`].
+//! - [`backoff`] holds the schedules; [`ErrorClass`] is the one failure
+//!   classification that both layers share.
 //!
 //! # Example
 //!
@@ -16,23 +30,40 @@
 //! use http::{Request, Response};
 //! use http_body_util::Full;
 //! use tower::{service_fn, ServiceBuilder, ServiceExt};
-//! use tower_http_retry::{Attempts, RetryLayer, RetryPolicy};
+//! use tower_http_retry::{Attempts, CircuitBreakerConfig, CircuitBreakerLayer, RetryLayer, RetryPolicy};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
-//! // Any `Service<http::Request<B>>`: hyper-util's client, a reqwest adapter, …
+//! // Any `Service<http::Request<B>>`: hyper-util's client, `ReqwestService`, …
 //! let http_client = service_fn(|_req: Request<Full<Bytes>>| async {
 //!     Ok::<_, Infallible>(Response::new(Full::<Bytes>::from("hello")))
 //! });
 //!
 //! let client = ServiceBuilder::new()
 //!     .layer(RetryLayer::new(RetryPolicy::default()))
+//!     .layer(CircuitBreakerLayer::new(CircuitBreakerConfig::default()))
 //!     .service(http_client);
 //!
 //! let response = client.oneshot(Request::new(Full::default())).await.unwrap();
 //! assert_eq!(response.extensions().get::<Attempts>().map(Attempts::get), Some(1));
 //! # }
 //! ```
+//!
+//! # Observability
+//!
+//! `tracing` events for every retry, every give-up and every breaker
+//! transition (their levels and fields are listed in [`retry`] and
+//! [`circuit_breaker`]); hooks ([`RetryPolicy::on_retry`],
+//! [`RetryPolicy::on_give_up`], [`CircuitBreakerConfig::on_state_change`]);
+//! an [`Attempts`] extension on every response and a [`ResendCount`] on
+//! every replay (OpenTelemetry's `http.request.resend_count`).
+//!
+//! # Features
+//!
+//! | feature | adds |
+//! |---|---|
+//! | `reqwest` | `ReqwestService`: a `reqwest::Client` as a `tower::Service<http::Request<B>>` |
+//! | `metrics` | counters of retries, give-ups, breaker transitions and rejections, and a breaker state gauge, through the `metrics` facade: `tower_http_retry_retries_total{reason}`, `tower_http_retry_give_ups_total{reason,why}`, `tower_http_retry_circuit_state{breaker,host}` (0 closed, 1 half-open, 2 open), `tower_http_retry_circuit_transitions_total{breaker,host,from,to}`, `tower_http_retry_circuit_rejected_total{breaker,host}` |
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
@@ -60,3 +91,9 @@ pub use circuit_breaker::{
 };
 pub use classify::ErrorClass;
 pub use retry::{Attempts, ResendCount, RetryEvent, RetryLayer, RetryPolicy, RetryReason};
+
+// The README's examples compile and run as doctests (they need every
+// feature: `cargo test --all-features`, as CI runs it).
+#[cfg(all(doctest, feature = "reqwest"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

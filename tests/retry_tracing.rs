@@ -65,6 +65,7 @@ async fn one_event_per_retry_and_one_when_giving_up() {
         assert_eq!(e["level"], "DEBUG");
         assert_eq!(e["attempt"], (i + 1).to_string());
         assert_eq!(e["delay_ms"], "1");
+        assert_eq!(e["delay_from"], "backoff");
         assert_eq!(e["reason"], "503");
         assert_eq!(e["method"], "GET");
         assert_eq!(e["host"], "127.0.0.1");
@@ -109,4 +110,27 @@ async fn the_success_path_is_silent() {
         .await
         .unwrap();
     assert!(events.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_retry_after_wait_says_so() {
+    let (events, _guard) = capture();
+    let server = TestServer::start(|n, _| {
+        if n == 0 {
+            status_with(503, "retry-after", b"0")
+        } else {
+            status(200)
+        }
+    })
+    .await;
+    let svc = ServiceBuilder::new()
+        .layer(RetryLayer::new(fast_policy()))
+        .service(client());
+    svc.oneshot(request(Method::GET, &server.url("/")))
+        .await
+        .unwrap();
+    let events = events.lock().unwrap();
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_eq!(events[0]["delay_from"], "retry-after");
+    assert_eq!(events[0]["delay_ms"], "0");
 }

@@ -17,6 +17,22 @@ use crate::classify::ErrorClass;
 /// request carrying it may be replayed whatever its method.
 static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 
+/// Where the wait before a retry comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DelayFrom {
+    Backoff,
+    RetryAfter,
+}
+
+impl DelayFrom {
+    fn as_str(self) -> &'static str {
+        match self {
+            DelayFrom::Backoff => "backoff",
+            DelayFrom::RetryAfter => "retry-after",
+        }
+    }
+}
+
 /// Why a retryable outcome was not retried.
 #[derive(Debug, Clone, Copy)]
 enum GiveUp {
@@ -56,7 +72,7 @@ impl RetryPolicy {
         &self,
         req: &Request<B>,
         result: &Result<Response<ResB>, E>,
-    ) -> Result<Option<(RetryReason, Duration)>, (RetryReason, GiveUp)> {
+    ) -> Result<Option<(RetryReason, Duration, DelayFrom)>, (RetryReason, GiveUp)> {
         let config = &*self.config;
         let reason = match result {
             Ok(res) if !config.statuses.contains(res.status()) => return Ok(None),
@@ -85,13 +101,13 @@ impl RetryPolicy {
                 .map(|v| RetryAfter::parse(v, SystemTime::now(), config.max_retry_after)),
             Err(_) => None,
         };
-        let delay = match retry_after {
-            Some(RetryAfter::After(d)) => d,
+        let (delay, from) = match retry_after {
+            Some(RetryAfter::After(d)) => (d, DelayFrom::RetryAfter),
             Some(RetryAfter::TooLong) => return Err((reason, GiveUp::RetryAfterTooLong)),
-            Some(RetryAfter::Invalid) | None => config
-                .backoff
-                .delay(self.attempt, self.previous)
-                .min(config.max_retry_after),
+            Some(RetryAfter::Invalid) | None => {
+                let d = config.backoff.delay(self.attempt, self.previous);
+                (d.min(config.max_retry_after), DelayFrom::Backoff)
+            }
         };
         if let (Some(max), Some(start)) = (config.max_elapsed, self.start) {
             let ends = start.elapsed().saturating_add(delay);
@@ -104,7 +120,7 @@ impl RetryPolicy {
                 return Err((reason, GiveUp::Budget));
             }
         }
-        Ok(Some((reason, delay)))
+        Ok(Some((reason, delay, from)))
     }
 }
 
@@ -122,10 +138,11 @@ where
         result: &mut Result<Response<ResB>, E>,
     ) -> Option<Self::Future> {
         match self.decide(req, result) {
-            Ok(Some((reason, delay))) => {
+            Ok(Some((reason, delay, from))) => {
                 tracing::debug!(
                     attempt = self.attempt,
                     delay_ms = delay.as_millis() as u64,
+                    delay_from = from.as_str(),
                     %reason,
                     method = %req.method(),
                     host = req.uri().host().unwrap_or(""),
@@ -137,6 +154,7 @@ where
                         delay,
                         reason,
                         gave_up: None,
+                        from_retry_after: from == DelayFrom::RetryAfter,
                         method: req.method(),
                         uri: req.uri(),
                     });
@@ -169,6 +187,7 @@ where
                         delay: Duration::ZERO,
                         reason,
                         gave_up: Some(why.as_str()),
+                        from_retry_after: false,
                         method: req.method(),
                         uri: req.uri(),
                     });

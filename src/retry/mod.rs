@@ -51,7 +51,7 @@
 //!
 //! | event | level | fields |
 //! |---|---|---|
-//! | `retrying request` | DEBUG | `attempt` (the one that failed), `delay_ms`, `reason` (status code or error class), `method`, `host` |
+//! | `retrying request` | DEBUG | `attempt` (the one that failed), `delay_ms`, `delay_from` (`backoff` or `retry-after`), `reason` (status code or error class), `method`, `host` |
 //! | `giving up on request` | INFO | `attempts`, `reason`, `why`, `method`, `host` |
 //!
 //! Nothing is emitted for a request that needs no retry.
