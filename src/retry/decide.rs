@@ -17,6 +17,13 @@ use crate::classify::ErrorClass;
 /// request carrying it may be replayed whatever its method.
 static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 
+/// The retry to make: why, after how long, and by whose word.
+struct Next {
+    reason: RetryReason,
+    delay: Duration,
+    from: DelayFrom,
+}
+
 /// Where the wait before a retry comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum DelayFrom {
@@ -72,7 +79,7 @@ impl RetryPolicy {
         &self,
         req: &Request<B>,
         result: &Result<Response<ResB>, E>,
-    ) -> Result<Option<(RetryReason, Duration, DelayFrom)>, (RetryReason, GiveUp)> {
+    ) -> Result<Option<Next>, (RetryReason, GiveUp)> {
         let config = &*self.config;
         let reason = match result {
             Ok(res) if !config.statuses.contains(res.status()) => return Ok(None),
@@ -120,7 +127,11 @@ impl RetryPolicy {
                 return Err((reason, GiveUp::Budget));
             }
         }
-        Ok(Some((reason, delay, from)))
+        Ok(Some(Next {
+            reason,
+            delay,
+            from,
+        }))
     }
 }
 
@@ -138,7 +149,11 @@ where
         result: &mut Result<Response<ResB>, E>,
     ) -> Option<Self::Future> {
         match self.decide(req, result) {
-            Ok(Some((reason, delay, from))) => {
+            Ok(Some(Next {
+                reason,
+                delay,
+                from,
+            })) => {
                 tracing::debug!(
                     attempt = self.attempt,
                     delay_ms = delay.as_millis() as u64,
