@@ -22,7 +22,8 @@ use tower_http_retry::{
     RetryLayer, RetryPolicy,
 };
 
-mod support {
+/// The in-memory downstream and the helpers of these tests.
+mod helpers {
     use super::*;
 
     /// The downstream as a service (boxed: this is a test). Its error is a
@@ -152,7 +153,10 @@ mod support {
     }
 }
 
-use support::*;
+use helpers::*;
+
+mod support;
+use support::Logs;
 
 const OK: Mode = Mode::Status(200);
 const FAIL: Mode = Mode::Status(500);
@@ -904,29 +908,9 @@ async fn over_buffer_poll_ready_comes_before_call() {
 
 // 10. Tracing
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test(start_paused = true)]
 async fn every_transition_emits_a_tracing_event() {
-    let out = Captured::default();
-    let writer = out.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (out, _guard) = Logs::capture();
 
     let down = Downstream::new(FAIL);
     let mut svc = breaker(small().name("orders"), &down);
@@ -937,7 +921,7 @@ async fn every_transition_emits_a_tracing_event() {
     calls(&mut svc, &down, &[OK]).await;
     svc.handle().force_open();
 
-    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let text = out.text();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 6, "{text}");
     let expect = [

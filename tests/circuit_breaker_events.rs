@@ -4,10 +4,13 @@
 // A panic is how a test reports; clippy's test exemption misses helpers.
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use http::{Request, Response, StatusCode};
+use support::Logs;
 use tower::{BoxError, Layer, Service, ServiceExt};
 use tower_http_retry::circuit_breaker::StateChange;
 use tower_http_retry::{
@@ -133,36 +136,16 @@ async fn per_host_the_callback_names_the_host() {
     );
 }
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test(start_paused = true)]
 async fn per_host_tracing_events_name_the_host() {
-    let out = Captured::default();
-    let writer = out.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (out, _guard) = Logs::capture();
 
     let layer = CircuitBreakerLayer::per_host(config());
     let mut svc = layer.layer(downstream(Arc::new(Mutex::new(true))));
     for _ in 0..4 {
         send(&mut svc, "http://a.example/").await.unwrap();
     }
-    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let text = out.text();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 1, "{text}");
     for part in [
