@@ -21,7 +21,9 @@ const KINDS: [std::io::ErrorKind; 6] = [
 ];
 
 fuzz_target!(|data: &[u8]| {
-    let [m, s0, s1, kind, cap, rest @ ..] = data else { return };
+    let [m, s0, s1, kind, cap, rest @ ..] = data else {
+        return;
+    };
     let method = match m % 10 {
         0 => Method::GET,
         1 => Method::HEAD,
@@ -34,11 +36,16 @@ fuzz_target!(|data: &[u8]| {
         8 => Method::CONNECT,
         _ => Method::from_bytes(b"PURGE").expect("a valid method"),
     };
-    let mut req = Request::builder().method(method.clone()).body(()).expect("a request");
+    let mut req = Request::builder()
+        .method(method.clone())
+        .body(())
+        .expect("a request");
     // The rest: header lines `name:value`, separated by newlines.
     let mut headers = http::HeaderMap::new();
     for line in rest.split(|b| *b == b'\n') {
-        let Some(colon) = line.iter().position(|b| *b == b':') else { continue };
+        let Some(colon) = line.iter().position(|b| *b == b':') else {
+            continue;
+        };
         let (Ok(name), Ok(value)) = (
             HeaderName::from_bytes(&line[..colon]),
             HeaderValue::from_bytes(&line[colon + 1..]),
@@ -49,7 +56,8 @@ fuzz_target!(|data: &[u8]| {
     }
     let keyed = headers.contains_key("idempotency-key");
     if keyed {
-        req.headers_mut().insert("idempotency-key", HeaderValue::from_static("k"));
+        req.headers_mut()
+            .insert("idempotency-key", HeaderValue::from_static("k"));
     }
     let result = if kind % 2 == 0 {
         let code = 100 + u16::from_be_bytes([*s0, *s1]) % 900;
@@ -58,7 +66,9 @@ fuzz_target!(|data: &[u8]| {
         *res.headers_mut() = headers;
         Ok(res)
     } else {
-        Err(std::io::Error::from(KINDS[usize::from(kind / 2) % KINDS.len()]))
+        Err(std::io::Error::from(
+            KINDS[usize::from(kind / 2) % KINDS.len()],
+        ))
     };
     let never_sent = matches!(&result, Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused);
     let cap = Duration::from_secs(u64::from(*cap));
@@ -69,7 +79,12 @@ fuzz_target!(|data: &[u8]| {
     let safe = keyed
         || matches!(
             method,
-            Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+            Method::GET
+                | Method::HEAD
+                | Method::OPTIONS
+                | Method::TRACE
+                | Method::PUT
+                | Method::DELETE
         );
     if let Some(delay) = common::decide(policy, req, result) {
         assert!(safe || never_sent, "{method} replayed");

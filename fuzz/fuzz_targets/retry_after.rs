@@ -11,8 +11,12 @@ use tower_http_retry::RetryPolicy;
 mod common;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&cap, value)) = data.split_first() else { return };
-    let Ok(value) = HeaderValue::from_bytes(value) else { return };
+    let Some((&cap, value)) = data.split_first() else {
+        return;
+    };
+    let Ok(value) = HeaderValue::from_bytes(value) else {
+        return;
+    };
     let cap = Duration::from_secs(u64::from(cap));
     let policy = RetryPolicy::default()
         .without_budget()
