@@ -5,7 +5,12 @@
 //! ```text
 //! cargo run --release --example instructions -- <stack> <N>
 //! cargo run --release --example instructions -- list
+//! DOWNSTREAM_INFO=1 cargo run --release --example instructions -- <stack> <N>
 //! ```
+//!
+//! With `DOWNSTREAM_INFO=1` the downstream puts an extension in every
+//! response, as hyper-util's client does (`HttpInfo`), so that adding
+//! `Attempts` finds an extension map already there.
 //!
 //! The stacks are those of `benches/common/mod.rs`. Every call is
 //! `ready().await` then `call(request()).await` on a current-thread
@@ -65,7 +70,12 @@ fn main() -> ExitCode {
                 eprintln!("N must be a whole number, got {n:?}");
                 return ExitCode::FAILURE;
             };
-            match with_stack(stack, Downstream::ok(), Run { n }) {
+            let downstream = if std::env::var_os("DOWNSTREAM_INFO").is_some_and(|v| v == "1") {
+                Downstream::ok_with_info()
+            } else {
+                Downstream::ok()
+            };
+            match with_stack(stack, downstream, Run { n }) {
                 Some(()) => ExitCode::SUCCESS,
                 None => {
                     eprintln!("unknown stack {stack:?}; known: {}", STACKS.join(", "));

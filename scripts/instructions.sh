@@ -7,6 +7,8 @@
 #   scripts/instructions.sh                 # every stack
 #   scripts/instructions.sh bare ours_retry # some
 #   N1=1000 N2=11000 scripts/instructions.sh
+#   DOWNSTREAM_INFO=1 scripts/instructions.sh  # responses carry an extension
+#                                              # already, as hyper-util's do
 #
 # Needs valgrind (apt-get install valgrind). Honours CARGO_TARGET_DIR.
 set -euo pipefail
@@ -44,4 +46,4 @@ for s in "${stacks[@]}"; do
     if [ -n "$base_tower" ]; then ratio=$(awk -v a="${per[$s]}" -v b="$base_tower" 'BEGIN{printf "%.2f", a/b}'); fi
     printf '| %-26s | %12s | %13s | %s\n' "$s" "${per[$s]}" "$ratio" "$("$bin" list | awk -F'\t' -v s="$s" '$1==s{print $2}')"
 done
-echo "(N1=$N1, N2=$N2; $(valgrind --version), $(rustc --version))"
+echo "(N1=$N1, N2=$N2, DOWNSTREAM_INFO=${DOWNSTREAM_INFO:-0}; $(valgrind --version), $(rustc --version))"

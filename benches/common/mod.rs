@@ -91,13 +91,30 @@ pub fn request() -> Req {
 pub struct Downstream {
     status: StatusCode,
     calls: Option<Arc<AtomicU64>>,
+    /// Put an extension in every response, as hyper-util's client does
+    /// (`HttpInfo`, from its `HttpConnector`): the response then has an
+    /// extension map before `RetryLayer` adds `Attempts` to it.
+    info: bool,
 }
+
+/// Stands for hyper-util's `HttpInfo` (two socket addresses).
+#[derive(Clone, Copy, Debug)]
+pub struct Info(pub [u8; 32]);
 
 impl Downstream {
     pub fn ok() -> Self {
         Downstream {
             status: StatusCode::OK,
             calls: None,
+            info: false,
+        }
+    }
+
+    /// [`Downstream::ok`] whose responses carry an extension already.
+    pub fn ok_with_info() -> Self {
+        Downstream {
+            info: true,
+            ..Self::ok()
         }
     }
 
@@ -106,6 +123,7 @@ impl Downstream {
         let svc = Downstream {
             status,
             calls: Some(calls.clone()),
+            info: false,
         };
         (svc, calls)
     }
@@ -126,6 +144,9 @@ impl<B> Service<Request<B>> for Downstream {
         }
         let mut res = Response::new(Full::default());
         *res.status_mut() = self.status;
+        if self.info {
+            res.extensions_mut().insert(Info([0; 32]));
+        }
         ready(Ok(res))
     }
 }
