@@ -4,33 +4,23 @@
 //! is per call; throughput = 1 / time.
 //!
 //! `cargo bench --bench contention`
+//!
+//! On a shared machine, criterion's runs of one stack after another pick
+//! up whatever else the machine did meanwhile. `CONTENTION_TABLE=1 cargo
+//! bench --bench contention` instead runs every stack in interleaved rounds
+//! (A B C … A B C …) and prints the median of the rounds as a table, with
+//! each stack's throughput as a ratio to `tower_retry`'s.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, Criterion, Throughput};
 use tower::{Service, ServiceExt};
 
 mod common;
 use common::{request, with_stack, Downstream, Req, Res, Visit, STACKS};
 
 const TASKS: u64 = 64;
-
-/// The stacks of the contention table (the in-memory table has more).
-const CONTENTION: &[&str] = &[
-    "bare",
-    "tower_retry",
-    "ours_retry",
-    "ours_retry_nobudget",
-    "ours_breaker",
-    "ours_retry_breaker",
-    "ours_replay_retry_breaker",
-    "tr_retry",
-    "tr_breaker",
-    "tr_retry_breaker",
-    "failsafe_breaker",
-    "tower_retry_failsafe",
-];
 
 /// Runs `calls` calls (rounded up to a multiple of [`TASKS`]) split over
 /// the tasks; the wall time they took, scaled to `calls`.
@@ -90,8 +80,7 @@ fn contention(c: &mut Criterion) {
         .unwrap();
     let mut group = c.benchmark_group("contention");
     group.throughput(Throughput::Elements(1));
-    for name in CONTENTION {
-        assert!(STACKS.contains(name));
+    for name in STACKS {
         with_stack(
             name,
             Downstream::ok(),
@@ -105,5 +94,81 @@ fn contention(c: &mut Criterion) {
     group.finish();
 }
 
+/// A stack, its type erased: runs `calls` calls on `rt`, returns the time.
+type Runner = Box<dyn Fn(&tokio::runtime::Runtime, u64) -> Duration>;
+
+struct Erase;
+
+impl Visit for Erase {
+    type Out = Runner;
+    fn visit<S>(self, svc: S) -> Runner
+    where
+        S: Service<Req, Response = Res> + Clone + Send + 'static,
+        S::Future: Send + 'static,
+        S::Error: std::fmt::Debug + Send + 'static,
+    {
+        Box::new(move |rt, calls| rt.block_on(run_tasks(&svc, calls)))
+    }
+}
+
+fn table() {
+    let env = |name: &str, default: u64| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let rounds = env("CONTENTION_ROUNDS", 15);
+    let calls = env("CONTENTION_CALLS", 64 * 2_000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let runners: Vec<(&str, Runner)> = STACKS
+        .iter()
+        .map(|name| (*name, with_stack(name, Downstream::ok(), Erase).unwrap()))
+        .collect();
+    for (_, run) in &runners {
+        run(&rt, calls / 4); // warm up
+    }
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); runners.len()];
+    for _ in 0..rounds {
+        for ((_, run), t) in runners.iter().zip(times.iter_mut()) {
+            t.push(run(&rt, calls).as_secs_f64() * 1e9 / calls as f64);
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let medians: Vec<f64> = times.iter_mut().map(median).collect();
+    let base = runners
+        .iter()
+        .position(|(n, _)| *n == "tower_retry")
+        .map(|i| medians[i])
+        .unwrap();
+    println!(
+        "contention: 2 worker threads, {TASKS} tasks, {calls} calls per round, median of {rounds} interleaved rounds"
+    );
+    println!("| stack | ns/call | calls/s | × tower_retry throughput |");
+    println!("|---|---:|---:|---:|");
+    for ((name, _), ns) in runners.iter().zip(medians) {
+        println!(
+            "| {name} | {ns:.0} | {:.2} M | {:.2} |",
+            1e3 / ns,
+            base / ns
+        );
+    }
+}
+
 criterion_group!(benches, contention);
-criterion_main!(benches);
+
+fn main() {
+    if std::env::var_os("CONTENTION_TABLE").is_some() {
+        table();
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
