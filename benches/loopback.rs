@@ -10,7 +10,13 @@
 //! requests/s, client CPU per request (this thread's CPU time, from
 //! `/proc/thread-self/schedstat`), p50 and p99 latency, and each as a ratio
 //! to its bare client. `LOOPBACK_REQUESTS` (per round, default 2,000) and
-//! `LOOPBACK_ROUNDS` (default 7) change the size.
+//! `LOOPBACK_ROUNDS` (default 7) change the size; `LOOPBACK_CLIENTS`
+//! (names, comma-separated) runs some clients only, e.g. under callgrind:
+//!
+//! ```text
+//! LOOPBACK_CLIENTS=hyper_ours LOOPBACK_ROUNDS=1 LOOPBACK_REQUESTS=1000 \
+//!     valgrind --tool=callgrind target/release/deps/loopback-*
+//! ```
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -212,6 +218,10 @@ fn main() {
         .build()
         .unwrap();
     let mut clients = clients(addr);
+    if let Ok(only) = std::env::var("LOOPBACK_CLIENTS") {
+        let only: Vec<&str> = only.split(',').collect();
+        clients.retain(|(name, _, _)| only.contains(name));
+    }
     let mut stats: Vec<Stats> = clients.iter().map(|_| Stats::default()).collect();
     rt.block_on(async {
         // Warm up: connections, pools, lazy statics.
@@ -250,7 +260,12 @@ fn main() {
         rows.push((*name, *bare, rps, cpu, p50, p99));
     }
     for (name, bare, rps, cpu, p50, p99) in &rows {
-        let (_, _, _, bcpu, bp50, bp99) = rows.iter().find(|r| r.0 == *bare).unwrap();
+        // The bare client is left out when `LOOPBACK_CLIENTS` names only
+        // its wrapped one: ratios to itself, then.
+        let (bcpu, bp50, bp99) = rows
+            .iter()
+            .find(|r| r.0 == *bare)
+            .map_or((*cpu, *p50, *p99), |r| (r.3, r.4, r.5));
         println!(
             "| {name} | {rps:.0} | {cpu:.2} | {:.3} | {p50:.1} | {:.3} | {p99:.1} | {:.3} |",
             cpu / bcpu,
