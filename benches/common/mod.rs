@@ -38,6 +38,7 @@ pub const STACKS: &[&str] = &[
     "ours_retry_nobudget",
     "ours_breaker",
     "ours_retry_breaker",
+    "tower_retry_ours_breaker",
     "ours_replay_retry_breaker",
     "tr_retry",
     "tr_breaker",
@@ -59,6 +60,7 @@ pub fn describe(name: &str) -> &'static str {
         "ours_retry_nobudget" => "RetryLayer(RetryPolicy::default().without_budget())",
         "ours_breaker" => "CircuitBreakerLayer(default)",
         "ours_retry_breaker" => "RetryLayer over CircuitBreakerLayer (defaults)",
+        "tower_retry_ours_breaker" => "tower_retry (minimal policy) over our CircuitBreakerLayer",
         "ours_replay_retry_breaker" => "ReplayBodyLayer(64 KiB) + RetryLayer + CircuitBreakerLayer",
         "tr_retry" => "tower-resilience retry (5xx, defaults)",
         "tr_breaker" => "tower-resilience circuit breaker (5xx, defaults)",
@@ -339,6 +341,10 @@ pub fn with_stack<V: Visit>(name: &str, downstream: Downstream, v: V) -> Option<
                 .layer(CircuitBreakerLayer::new(CircuitBreakerConfig::default()))
                 .service(downstream),
         ),
+        "tower_retry_ours_breaker" => v.visit(tower::retry::Retry::new(
+            MinimalPolicy::new(),
+            CircuitBreakerLayer::new(CircuitBreakerConfig::default()).layer(downstream),
+        )),
         "ours_replay_retry_breaker" => v.visit(
             ServiceBuilder::new()
                 .layer(ReplayBodyLayer::new(64 * 1024))
