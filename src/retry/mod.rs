@@ -96,6 +96,7 @@
 //! ```
 
 mod attempts;
+mod budget;
 mod decide;
 mod drain;
 mod event;
