@@ -39,3 +39,75 @@ fn retry_stack_with_a_timeout_beneath() {
         .service(client);
     assert_service::<_, Full<Bytes>>(&svc);
 }
+
+/// The API contract of the design, as code outside this repository writes
+/// it: every name and shape must keep compiling.
+#[tokio::test]
+async fn the_design_contract_compiles_and_runs() {
+    use std::time::Duration;
+
+    use http::StatusCode;
+    use tower::retry::budget::TpsBudget;
+    use tower::ServiceExt;
+    use tower_http_retry::backoff::{Backoff, ConstantBackoff, ExponentialBackoff, Jitter};
+    use tower_http_retry::{
+        Attempts, CircuitBreakerConfig, CircuitBreakerLayer, CircuitOpen, CircuitState, ReplayBody,
+        ReplayBodyLayer, RetryPolicy,
+    };
+
+    let _constant = ConstantBackoff::new(Duration::from_millis(10)).delay(1, Duration::ZERO);
+    let policy = RetryPolicy::default()
+        .max_attempts(4)
+        .backoff(
+            ExponentialBackoff::new(Duration::from_millis(100))
+                .max_delay(Duration::from_secs(5))
+                .jitter(Jitter::Full),
+        )
+        .retry_statuses([
+            StatusCode::TOO_MANY_REQUESTS,
+            StatusCode::SERVICE_UNAVAILABLE,
+        ])
+        .max_retry_after(Duration::from_secs(30))
+        .max_elapsed(Duration::from_secs(20))
+        .budget(TpsBudget::new(Duration::from_secs(10), 10, 0.2));
+    let _unbounded = RetryPolicy::default().without_budget();
+
+    let breaker = CircuitBreakerLayer::new(
+        CircuitBreakerConfig::default()
+            .failure_rate_threshold(0.5)
+            .minimum_calls(10)
+            .window_size(100)
+            .consecutive_failures(5)
+            .open_duration(Duration::from_secs(30))
+            .half_open_calls(3),
+    );
+    let handle = breaker.handle();
+    assert_eq!(handle.state(), CircuitState::Closed);
+
+    let inner = tower::service_fn(|_req: http::Request<ReplayBody<Full<Bytes>>>| async {
+        Ok::<_, std::io::Error>(http::Response::new(()))
+    });
+    let client = ServiceBuilder::new()
+        .layer(ReplayBodyLayer::new(64 * 1024))
+        .layer(RetryLayer::new(policy))
+        .layer(breaker)
+        .service(inner);
+    let response = client
+        .clone()
+        .oneshot(http::Request::new(Full::new(Bytes::from_static(b"x"))))
+        .await
+        .unwrap();
+    let attempts = response.extensions().get::<Attempts>().map(Attempts::get);
+    assert_eq!(attempts, Some(1));
+
+    handle.force_open();
+    let err = client
+        .oneshot(http::Request::new(Full::default()))
+        .await
+        .unwrap_err();
+    assert!(err.downcast_ref::<CircuitOpen>().is_some());
+
+    let per_host = CircuitBreakerLayer::per_host(CircuitBreakerConfig::default());
+    let uri: http::Uri = "http://a.example/".parse().unwrap();
+    assert_eq!(per_host.handle().state_for(&uri), CircuitState::Closed);
+}
