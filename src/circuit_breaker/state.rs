@@ -20,8 +20,7 @@
 //! the deadline of the open period (a second atomic) be written before the
 //! state word that publishes it. Nothing else takes it.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -30,6 +29,8 @@ use super::config::CircuitBreakerConfig;
 use super::error::CircuitOpen;
 use super::event::{self, Transition};
 use super::window::{Outcome, Totals, Window};
+use crate::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use crate::sync::{Mutex, MutexGuard};
 
 /// The state of a circuit breaker, as a [handle](crate::CircuitBreakerHandle)
 /// reports it.
@@ -502,7 +503,7 @@ impl Breaker {
         self.tell(done);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
+    fn lock(&self) -> MutexGuard<'_, ()> {
         // Nothing guarded can be left half-written by a panic.
         self.transitions
             .lock()
