@@ -879,44 +879,61 @@ mod loom_tests {
         });
     }
 
-    /// A probe whose future is dropped (its `Guard` gives the permit back)
-    /// races another call: the permit is not lost, and the breaker does not
-    /// stay half-open.
+    /// Once every call has ended, a half-open breaker has no permit out:
+    /// each admitted probe succeeded or was given back (a failed one would
+    /// have reopened it). Then new probes that succeed close it.
+    fn assert_not_stuck(b: &Breaker) {
+        if b.state() == CircuitState::HalfOpen {
+            let word = b.load();
+            assert_eq!(word.admitted(), word.succeeded(), "a permit was lost");
+            while b.state() == CircuitState::HalfOpen {
+                let permit = b.try_acquire(at(10)).expect("a permit is free");
+                assert!(permit.probe);
+                b.record(permit, OK, at(10));
+            }
+        }
+        assert_eq!(b.state(), CircuitState::Closed);
+    }
+
+    /// A call at 10 s: its future is dropped (its `Guard` gives a probe's
+    /// permit back), or it succeeds.
+    fn call(b: &Arc<Breaker>, dropped: bool) -> thread::JoinHandle<()> {
+        let b = b.clone();
+        thread::spawn(move || {
+            if let Ok(permit) = b.try_acquire(at(10)) {
+                if dropped {
+                    drop(Guard::new(b.clone(), permit));
+                } else {
+                    b.record(permit, OK, at(10));
+                }
+            }
+        })
+    }
+
+    /// A probe whose future is dropped races another call: the permit is
+    /// not lost, and the breaker does not stay half-open.
     #[test]
     fn loom_dropped_probe_gives_its_permit_back() {
         model(|| {
             let b = opened(1);
-            let dropped = {
-                let b = b.clone();
-                thread::spawn(move || {
-                    if let Ok(permit) = b.try_acquire(at(10)) {
-                        drop(Guard::new(b.clone(), permit));
-                    }
-                })
-            };
-            let succeeds = {
-                let b = b.clone();
-                thread::spawn(move || {
-                    if let Ok(permit) = b.try_acquire(at(10)) {
-                        b.record(permit, OK, at(10));
-                    }
-                })
-            };
-            dropped.join().expect("thread");
-            succeeds.join().expect("thread");
-            match b.state() {
-                CircuitState::Closed => {}
-                CircuitState::HalfOpen => {
-                    // The second call was refused while the first held the
-                    // permit: it must be free again.
-                    assert_eq!(b.load().admitted(), 0, "a permit was lost");
-                    let permit = b.try_acquire(at(10)).expect("the permit is back");
-                    assert!(permit.probe);
-                    b.record(permit, OK, at(10));
-                    assert_eq!(b.state(), CircuitState::Closed);
-                }
-                CircuitState::Open => panic!("no call failed"),
+            let calls = [call(&b, true), call(&b, false)];
+            for h in calls {
+                h.join().expect("thread");
             }
+            assert_not_stuck(&b);
+        });
+    }
+
+    /// Two probes permitted, one of three calls dropped: the same.
+    #[test]
+    fn loom_dropped_probe_among_two() {
+        model(|| {
+            let b = opened(2);
+            let calls = [call(&b, true), call(&b, false), call(&b, false)];
+            for h in calls {
+                h.join().expect("thread");
+            }
+            assert_not_stuck(&b);
         });
     }
 
