@@ -80,6 +80,7 @@ mod metrics;
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 mod reqwest;
 pub mod retry;
+mod sync;
 
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]

@@ -12,10 +12,10 @@
 //! swap and its adjustment may be off by that one call, which a rate over a
 //! window can afford; negative transients are clamped.
 
-use std::sync::atomic::{AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use super::config::WindowKind;
+use crate::sync::atomic::{AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 
 /// The outcome of one call, as the window records it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
