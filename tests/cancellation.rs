@@ -1,6 +1,7 @@
 //! Dropping the response future at any point — during an attempt, during a
 //! backoff sleep, during a half-open probe, while a replayable body streams —
-//! leaves nothing behind: no task, no timer, no permit, no buffered body.
+//! leaves nothing behind: no task, no timer, no permit, no budget use, no
+//! buffered body.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -44,9 +45,12 @@ async fn dropped_during_a_backoff_sleep() {
         c.fetch_add(1, Ordering::SeqCst);
         async { Ok::<_, Infallible>(status(503)) }
     });
+    let budget = CountingBudget::default();
     let svc = ServiceBuilder::new()
         .layer(RetryLayer::new(
-            RetryPolicy::default().backoff(ConstantBackoff::new(Duration::from_secs(10))),
+            RetryPolicy::default()
+                .backoff(ConstantBackoff::new(Duration::from_secs(10)))
+                .budget(budget.clone()),
         ))
         .service(svc);
     let tasks = alive_tasks();
@@ -60,6 +64,27 @@ async fn dropped_during_a_backoff_sleep() {
     tokio::time::advance(Duration::from_secs(60)).await;
     assert_eq!(calls.load(Ordering::SeqCst), 1, "no retry after the drop");
     assert_eq!(alive_tasks(), tasks, "no task left behind");
+    // One deposit for the request, one withdrawal for the retry it was
+    // waiting to make; nothing after the drop.
+    assert_eq!(budget.deposits.load(Ordering::SeqCst), 1);
+    assert_eq!(budget.withdrawals.load(Ordering::SeqCst), 1);
+}
+
+/// A budget that allows every retry and counts its use.
+#[derive(Clone, Default)]
+struct CountingBudget {
+    deposits: Arc<AtomicUsize>,
+    withdrawals: Arc<AtomicUsize>,
+}
+
+impl tower::retry::budget::Budget for CountingBudget {
+    fn deposit(&self) {
+        self.deposits.fetch_add(1, Ordering::SeqCst);
+    }
+    fn withdraw(&self) -> bool {
+        self.withdrawals.fetch_add(1, Ordering::SeqCst);
+        true
+    }
 }
 
 /// A future that never completes, counted while alive.
