@@ -9,7 +9,8 @@
 //! up whatever else the machine did meanwhile. `CONTENTION_TABLE=1 cargo
 //! bench --bench contention` instead runs every stack in interleaved rounds
 //! (A B C … A B C …) and prints the median of the rounds as a table, with
-//! each stack's throughput as a ratio to `tower_retry`'s.
+//! each stack's throughput as a ratio to `tower_retry`'s, and measures the
+//! same on one worker to show what the second worker brings each stack.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -73,11 +74,7 @@ impl Visit for Bench<'_, '_> {
 }
 
 fn contention(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime(2);
     let mut group = c.benchmark_group("contention");
     group.throughput(Throughput::Elements(1));
     for name in STACKS {
@@ -111,6 +108,27 @@ impl Visit for Erase {
     }
 }
 
+fn runtime(workers: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// The downstream of the table: `DOWNSTREAM_INFO=1` puts an extension in
+/// every response, as hyper-util's client does (see `PERFORMANCE.md`).
+fn downstream() -> Downstream {
+    if std::env::var_os("DOWNSTREAM_INFO").is_some_and(|v| v == "1") {
+        Downstream::ok_with_info()
+    } else {
+        Downstream::ok()
+    }
+}
+
+/// Every stack on 2 workers and on 1, in interleaved rounds: the 2-worker
+/// throughput as a ratio to `tower_retry`'s, and how much each stack gains
+/// from the second worker (its scaling) as a ratio to `tower_retry`'s.
 fn table() {
     let env = |name: &str, default: u64| {
         std::env::var(name)
@@ -120,44 +138,49 @@ fn table() {
     };
     let rounds = env("CONTENTION_ROUNDS", 15);
     let calls = env("CONTENTION_CALLS", 64 * 2_000);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let (two, one) = (runtime(2), runtime(1));
     let runners: Vec<(&str, Runner)> = STACKS
         .iter()
-        .map(|name| (*name, with_stack(name, Downstream::ok(), Erase).unwrap()))
+        .map(|name| (*name, with_stack(name, downstream(), Erase).unwrap()))
         .collect();
     for (_, run) in &runners {
-        run(&rt, calls / 4); // warm up
+        run(&two, calls / 4); // warm up
+        run(&one, calls / 4);
     }
-    let mut times: Vec<Vec<f64>> = vec![Vec::new(); runners.len()];
+    let mut times: Vec<[Vec<f64>; 2]> = vec![[Vec::new(), Vec::new()]; runners.len()];
     for _ in 0..rounds {
         for ((_, run), t) in runners.iter().zip(times.iter_mut()) {
-            t.push(run(&rt, calls).as_secs_f64() * 1e9 / calls as f64);
+            for (rt, t) in [&two, &one].into_iter().zip(t.iter_mut()) {
+                t.push(run(rt, calls).as_secs_f64() * 1e9 / calls as f64);
+            }
         }
     }
     let median = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    let medians: Vec<f64> = times.iter_mut().map(median).collect();
-    let base = runners
+    let medians: Vec<[f64; 2]> = times
+        .iter_mut()
+        .map(|[a, b]| [median(a), median(b)])
+        .collect();
+    let [base2, base1] = runners
         .iter()
         .position(|(n, _)| *n == "tower_retry")
         .map(|i| medians[i])
         .unwrap();
+    let info = std::env::var("DOWNSTREAM_INFO").unwrap_or_else(|_| "0".into());
     println!(
-        "contention: 2 worker threads, {TASKS} tasks, {calls} calls per round, median of {rounds} interleaved rounds"
+        "contention: {TASKS} tasks, {calls} calls per round, median of {rounds} interleaved rounds, DOWNSTREAM_INFO={info}"
     );
-    println!("| stack | ns/call | calls/s | × tower_retry throughput |");
-    println!("|---|---:|---:|---:|");
-    for ((name, _), ns) in runners.iter().zip(medians) {
+    println!("| stack | 2 workers ns/call | calls/s | × tower_retry | 1 worker ns/call | scaling 2w/1w | × tower_retry's scaling |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for ((name, _), [ns2, ns1]) in runners.iter().zip(medians) {
         println!(
-            "| {name} | {ns:.0} | {:.2} M | {:.2} |",
-            1e3 / ns,
-            base / ns
+            "| {name} | {ns2:.0} | {:.2} M | {:.2} | {ns1:.0} | {:.2} | {:.2} |",
+            1e3 / ns2,
+            base2 / ns2,
+            ns1 / ns2,
+            (ns1 / ns2) / (base1 / base2),
         );
     }
 }

@@ -212,6 +212,12 @@ pub(crate) struct Permit {
 const NEVER: u64 = u64::MAX;
 
 /// One circuit breaker: what every service made by one layer shares.
+///
+/// Calls on other cores write the `Arc`'s counts (every call clones it) and
+/// the window's cursor: both sit on cache lines of their own (the window's
+/// `CachePadded` fields align this struct past the counts), so the state
+/// word and the configuration that every call reads stay shared in every
+/// core's cache.
 #[derive(Debug)]
 pub(crate) struct Breaker {
     config: CircuitBreakerConfig,
@@ -418,7 +424,7 @@ impl Breaker {
             }
             _ => return,
         }
-        let totals = self.window.record(outcome, ended);
+        let changed = self.window.record(outcome, ended);
         let mut why = None;
         if let Some(limit) = self.config.consecutive_failures {
             let in_a_row = if outcome.failure {
@@ -426,14 +432,25 @@ impl Breaker {
                     .fetch_add(1, Ordering::Relaxed)
                     .saturating_add(1)
             } else {
-                self.consecutive.store(0, Ordering::Relaxed);
+                // Written only when it changes, like the window's slots.
+                if self.consecutive.load(Ordering::Relaxed) != 0 {
+                    self.consecutive.store(0, Ordering::Relaxed);
+                }
                 0
             };
             if in_a_row >= limit {
                 why = Some(Why::ConsecutiveFailures(in_a_row));
             }
         }
-        if totals.calls >= u64::from(self.config.minimum_calls) {
+        // An outcome that changed nothing leaves the rates where the last
+        // change left them, and that change was checked; a failure is
+        // checked all the same (it is rare, and cheap to be sure of).
+        let totals = match changed {
+            Some(totals) => Some(totals),
+            None if outcome.failure => Some(self.window.totals(ended)),
+            None => None,
+        };
+        if let Some(totals) = totals.filter(|t| t.calls >= u64::from(self.config.minimum_calls)) {
             let failure_rate = totals.failure_rate();
             let slow_call_rate = totals.slow_call_rate();
             // Checked after every outcome, as resilience4j does: a success

@@ -14,6 +14,8 @@
 
 use std::time::Duration;
 
+use crossbeam_utils::CachePadded;
+
 use super::config::WindowKind;
 use crate::sync::atomic::{AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 
@@ -109,11 +111,13 @@ impl Window {
     }
 
     /// Records an outcome that ended at `now` (since the breaker was made;
-    /// read only by a time window), and returns the totals after it.
-    pub(crate) fn record(&self, outcome: Outcome, now: Duration) -> Totals {
+    /// read only by a time window), and returns the totals after it, or
+    /// `None` if recording it changed nothing (a count window's slot already
+    /// held the same outcome): the rates are then those of the last change.
+    pub(crate) fn record(&self, outcome: Outcome, now: Duration) -> Option<Totals> {
         match self {
             Window::Count(w) => w.record(outcome),
-            Window::Time(w) => w.record(outcome, now),
+            Window::Time(w) => Some(w.record(outcome, now)),
         }
     }
 
@@ -142,8 +146,11 @@ impl Window {
 pub(crate) struct CountWindow {
     /// `0`: empty; else `RECORDED | FAILED? | SLOW?`.
     slots: Box<[AtomicU8]>,
-    next: AtomicUsize,
-    counters: Counters,
+    /// Written by every call: on a cache line of its own, so that the
+    /// other core's reads of the breaker don't miss because of it.
+    next: CachePadded<AtomicUsize>,
+    /// Written only when an outcome changes a slot.
+    counters: CachePadded<Counters>,
 }
 
 const RECORDED: u8 = 1;
@@ -166,17 +173,39 @@ impl CountWindow {
     fn new(size: usize) -> Self {
         CountWindow {
             slots: (0..size).map(|_| AtomicU8::new(0)).collect(),
-            next: AtomicUsize::new(0),
-            counters: Counters::default(),
+            next: CachePadded::new(AtomicUsize::new(0)),
+            counters: CachePadded::default(),
         }
     }
 
-    fn record(&self, outcome: Outcome) -> Totals {
-        let index = self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len();
+    fn record(&self, outcome: Outcome) -> Option<Totals> {
         let new = slot_value(outcome);
-        let old = self.slots[index].swap(new, Ordering::Relaxed);
+        if new == RECORDED && self.is_all_successes() {
+            // A success in a window of successes: whichever slot it took, it
+            // would find a success there. Leaving the cursor where it is
+            // spares every call a write to the line all the cores share
+            // (a failure recorded concurrently still advances it).
+            return None;
+        }
+        let index = self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len();
+        let slot = &self.slots[index];
+        // Most calls succeed where a success was: a load leaves the slot's
+        // cache line shared between cores, where a swap would take it away
+        // from the others. If another call's swap lands in this slot in
+        // between (one a whole window later), its outcome is the newer one.
+        if slot.load(Ordering::Relaxed) == new {
+            return None;
+        }
+        let old = slot.swap(new, Ordering::Relaxed);
         self.counters.add(delta(slot_counts(new), slot_counts(old)));
-        self.counters.totals()
+        Some(self.counters.totals())
+    }
+
+    /// Whether every slot holds a success that was not slow, by the totals
+    /// (which lag a concurrent change by at most that one call).
+    fn is_all_successes(&self) -> bool {
+        let totals = self.counters.totals();
+        totals.calls == self.slots.len() as u64 && totals.failures == 0 && totals.slow == 0
     }
 
     fn clear(&self) {
@@ -201,7 +230,7 @@ pub(crate) struct TimeWindow {
     /// The latest second whose bucket has been emptied for it; every
     /// bucket of an older second has been too.
     rolled_to: AtomicU64,
-    counters: Counters,
+    counters: CachePadded<Counters>,
 }
 
 /// The width of one count in a bucket: 2,097,151 calls a second.
@@ -225,7 +254,7 @@ impl TimeWindow {
         TimeWindow {
             buckets: (0..seconds).map(|_| AtomicU64::new(0)).collect(),
             rolled_to: AtomicU64::new(0),
-            counters: Counters::default(),
+            counters: CachePadded::default(),
         }
     }
 
@@ -316,8 +345,36 @@ mod tests {
         assert_eq!(t.slow_call_rate(), 0.25);
         // Two more successes push both failures out.
         w.record(OK, Duration::ZERO);
-        let t = w.record(OK, Duration::ZERO);
+        let t = w
+            .record(OK, Duration::ZERO)
+            .expect("a failure was replaced");
         assert_eq!((t.calls, t.failures, t.slow), (4, 0, 1));
+        // A success where a success was changes nothing; one where a slow
+        // success was does.
+        assert_eq!(w.record(OK, Duration::ZERO), None);
+        let t = w.record(OK, Duration::ZERO).expect("the slow call left");
+        assert_eq!((t.calls, t.failures, t.slow), (4, 0, 0));
+    }
+
+    #[test]
+    fn a_window_of_successes_leaves_its_cursor_alone() {
+        let w = Window::new(WindowKind::Count(3));
+        let Window::Count(c) = &w else { unreachable!() };
+        for _ in 0..3 {
+            w.record(OK, Duration::ZERO);
+        }
+        assert_eq!(c.next.load(Ordering::Relaxed), 3);
+        assert_eq!(w.record(OK, Duration::ZERO), None);
+        assert_eq!(c.next.load(Ordering::Relaxed), 3);
+        // A failure still takes the next slot, and the successes after it
+        // move the cursor until they have pushed it out.
+        let t = w.record(FAIL, Duration::ZERO).expect("changed");
+        assert_eq!((t.calls, t.failures), (3, 1));
+        for _ in 0..3 {
+            w.record(OK, Duration::ZERO);
+        }
+        assert_eq!(c.next.load(Ordering::Relaxed), 7);
+        assert_eq!(w.totals(Duration::ZERO).failures, 0);
     }
 
     #[test]
@@ -327,7 +384,7 @@ mod tests {
         w.record(FAIL, Duration::ZERO);
         w.clear();
         assert_eq!(w.totals(Duration::ZERO), Totals::default());
-        let t = w.record(FAIL, Duration::ZERO);
+        let t = w.record(FAIL, Duration::ZERO).expect("changed");
         assert_eq!((t.calls, t.failures), (1, 1));
     }
 
@@ -379,7 +436,7 @@ mod tests {
         // At 3 s, second 0 has left the window.
         let t = w.totals(secs(3));
         assert_eq!((t.calls, t.failures), (2, 1));
-        let t = w.record(OK, secs(4));
+        let t = w.record(OK, secs(4)).expect("time windows always change");
         assert_eq!((t.calls, t.failures), (2, 0));
     }
 
@@ -391,7 +448,7 @@ mod tests {
         }
         assert_eq!(w.totals(secs(4)).calls, 5);
         assert_eq!(w.totals(secs(1_000)), Totals::default());
-        let t = w.record(OK, secs(1_001));
+        let t = w.record(OK, secs(1_001)).expect("changed");
         assert_eq!((t.calls, t.failures), (1, 0));
     }
 
@@ -399,7 +456,7 @@ mod tests {
     fn time_window_drops_an_outcome_older_than_the_window() {
         let w = Window::new(WindowKind::Time(2));
         w.record(OK, secs(10));
-        let t = w.record(FAIL, secs(3));
+        let t = w.record(FAIL, secs(3)).expect("changed");
         assert_eq!((t.calls, t.failures), (1, 0));
     }
 

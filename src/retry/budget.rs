@@ -13,12 +13,19 @@
 //! The one difference: the deposits a thread made since its last roll-over
 //! (at most 15 of them) are counted in the slot that was current then, so
 //! they expire up to one slot early. That errs on the side of fewer retries.
+//!
+//! The running count tower keeps in one atomic is split here over a few
+//! stripes, each on a cache line of its own, a thread adding to its own
+//! (Java's `LongAdder`): with one atomic, every request on one core would
+//! take the line away from the other. The sums are the same; the rare
+//! reads (a withdrawal, a roll-over) add the stripes up.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::atomic::{AtomicIsize, AtomicU8, Ordering};
 use std::sync::{Mutex, PoisonError, TryLockError};
 use std::time::Duration;
 
+use crossbeam_utils::CachePadded;
 use tokio::time::Instant;
 use tower::retry::budget::Budget;
 
@@ -27,8 +34,28 @@ const SLOTS: usize = 10;
 /// A thread reads the clock on one deposit in this many.
 const CLOCK_EVERY: u32 = 16;
 
+/// Stripes of the running count: a few more than the cores that usually
+/// run a client's requests.
+const STRIPES: usize = 4;
+
+/// The stripe the next thread to deposit takes (round robin).
+static NEXT_STRIPE: AtomicU8 = AtomicU8::new(0);
+
 thread_local! {
     static DEPOSITS: Cell<u32> = const { Cell::new(0) };
+    /// This thread's stripe, plus one (0: none taken yet).
+    static STRIPE: Cell<u8> = const { Cell::new(0) };
+}
+
+/// The stripe of the calling thread.
+fn stripe() -> usize {
+    STRIPE.with(|s| {
+        if s.get() == 0 {
+            let taken = NEXT_STRIPE.fetch_add(1, Ordering::Relaxed) % STRIPES as u8;
+            s.set(taken + 1);
+        }
+        usize::from(s.get() - 1)
+    })
 }
 
 /// `TpsBudget`'s bounds with a lock-free deposit.
@@ -38,7 +65,8 @@ pub(crate) struct LeanTpsBudget {
     reserve: isize,
     slots: [AtomicIsize; SLOTS],
     window: Duration,
-    writer: AtomicIsize,
+    /// tower's `writer`: the deposits and withdrawals of the current slot.
+    writer: [CachePadded<AtomicIsize>; STRIPES],
     deposit_amount: isize,
     withdraw_amount: isize,
 }
@@ -71,7 +99,7 @@ impl LeanTpsBudget {
             reserve,
             slots: Default::default(),
             window: ttl / SLOTS as u32,
-            writer: AtomicIsize::new(0),
+            writer: Default::default(),
             deposit_amount,
             withdraw_amount,
         }
@@ -84,7 +112,11 @@ impl LeanTpsBudget {
         if diff < self.window {
             return;
         }
-        let to_commit = self.writer.swap(0, Ordering::SeqCst);
+        let to_commit = self
+            .writer
+            .iter()
+            .map(|stripe| stripe.swap(0, Ordering::SeqCst))
+            .fold(0, isize::saturating_add);
         self.slots[gen.index].store(to_commit, Ordering::SeqCst);
         let mut idx = (gen.index + 1) % SLOTS;
         // At most one turn of the slots: past that, every slot is stale.
@@ -106,8 +138,9 @@ impl LeanTpsBudget {
             .map(|slot| slot.load(Ordering::SeqCst))
             .fold(0, isize::saturating_add);
         self.writer
-            .load(Ordering::SeqCst)
-            .saturating_add(windowed)
+            .iter()
+            .map(|stripe| stripe.load(Ordering::SeqCst))
+            .fold(windowed, isize::saturating_add)
             .saturating_add(self.reserve)
     }
 }
@@ -134,7 +167,7 @@ impl Budget for LeanTpsBudget {
                 Err(TryLockError::WouldBlock) => {}
             }
         }
-        self.writer.fetch_add(self.deposit_amount, Ordering::SeqCst);
+        self.writer[stripe()].fetch_add(self.deposit_amount, Ordering::SeqCst);
     }
 
     fn withdraw(&self) -> bool {
@@ -145,8 +178,7 @@ impl Budget for LeanTpsBudget {
         self.expire(&mut gen);
         drop(gen);
         if self.sum() >= self.withdraw_amount {
-            self.writer
-                .fetch_add(-self.withdraw_amount, Ordering::SeqCst);
+            self.writer[stripe()].fetch_add(-self.withdraw_amount, Ordering::SeqCst);
             true
         } else {
             false
@@ -178,6 +210,21 @@ mod tests {
         }
         assert!(b.withdraw());
         assert!(!b.withdraw());
+    }
+
+    #[test]
+    fn deposits_of_many_threads_all_count() {
+        // No reserve; one retry per deposit: 8 threads × 100 deposits
+        // (over the stripes) allow exactly 800 retries.
+        let b = std::sync::Arc::new(LeanTpsBudget::new(Duration::from_secs(60), 0, 1.0));
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let b = b.clone();
+                std::thread::spawn(move || (0..100).for_each(|_| b.deposit()))
+            })
+            .collect();
+        threads.into_iter().for_each(|t| t.join().expect("thread"));
+        assert_eq!((0..1_000).filter(|_| b.withdraw()).count(), 800);
     }
 
     #[tokio::test(start_paused = true)]

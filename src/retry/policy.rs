@@ -53,7 +53,11 @@ pub struct RetryPolicy {
     pub(super) start: Option<Instant>,
 }
 
+/// Every call clones the `Arc` (tower's `Retry` clones the policy into its
+/// future), writing its counts from every core: aligned past them, the
+/// settings that every call reads stay shared in every core's cache.
 #[derive(Clone)]
+#[repr(align(128))]
 pub(super) struct Config {
     pub(super) max_attempts: u32,
     pub(super) backoff: Arc<dyn Backoff + Send + Sync>,
