@@ -8,8 +8,9 @@
 //! Clients run in interleaved rounds (A B C … A B C …) so that the noise of
 //! a shared machine falls on all of them alike. Printed per client:
 //! requests/s, client CPU per request (this thread's CPU time, from
-//! `/proc/thread-self/schedstat`), p50 and p99 latency, and each as a ratio
-//! to its bare client. `LOOPBACK_REQUESTS` (per round, default 2,000) and
+//! `/proc/thread-self/schedstat`), p50 and p99 latency, each as a ratio
+//! to its bare client, and the kernel's share of that CPU (socket calls;
+//! `scripts/loopback-instructions.sh` counts the user-space rest exactly). `LOOPBACK_REQUESTS` (per round, default 2,000) and
 //! `LOOPBACK_ROUNDS` (default 7) change the size; `LOOPBACK_CLIENTS`
 //! (names, comma-separated) runs some clients only, e.g. under callgrind:
 //!
@@ -29,10 +30,13 @@ use http::{Request, Response, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
-use tower::{Service, ServiceBuilder, ServiceExt};
+use tower::{Layer, Service, ServiceBuilder, ServiceExt};
 use tower_http_retry::{
     CircuitBreakerConfig, CircuitBreakerLayer, ReqwestService, RetryLayer, RetryPolicy,
 };
+
+mod common;
+use common::MinimalPolicy;
 
 const BODY: &[u8] = b"{\"id\":7,\"name\":\"item\"}";
 
@@ -157,6 +161,22 @@ fn clients(addr: SocketAddr) -> Vec<(&'static str, &'static str, Send1)> {
             tower_client(hyper_client(), &uri),
         ),
         (
+            "hyper_tower_retry",
+            "hyper_bare",
+            tower_client(
+                tower::retry::Retry::new(MinimalPolicy::new(), hyper_client()),
+                &uri,
+            ),
+        ),
+        (
+            "hyper_ours_retry",
+            "hyper_bare",
+            tower_client(
+                RetryLayer::new(RetryPolicy::default()).layer(hyper_client()),
+                &uri,
+            ),
+        ),
+        (
             "hyper_ours",
             "hyper_bare",
             tower_client(ours().service(hyper_client()), &uri),
@@ -190,11 +210,25 @@ fn thread_cpu() -> Duration {
     Duration::from_nanos(ns)
 }
 
+/// This thread's (user, kernel) CPU time so far in clock ticks
+/// (`/proc/thread-self/stat`, fields 14 and 15): coarse, but over a whole
+/// run it shows how much of a request's CPU is the kernel's.
+fn thread_ticks() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
+    // Fields after the command name, which is in parentheses.
+    let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let mut fields = rest.split_whitespace().skip(11);
+    let mut next = || fields.next().and_then(|f| f.parse().ok()).unwrap_or(0);
+    (next(), next())
+}
+
 #[derive(Default)]
 struct Stats {
     latencies: Vec<Duration>,
     wall: Duration,
     cpu: Duration,
+    user_ticks: u64,
+    kernel_ticks: u64,
     requests: u64,
 }
 
@@ -233,6 +267,7 @@ fn main() {
         for _ in 0..rounds {
             for ((_, _, send), stats) in clients.iter_mut().zip(stats.iter_mut()) {
                 let cpu = thread_cpu();
+                let ticks = thread_ticks();
                 let start = Instant::now();
                 for _ in 0..per_round {
                     let t = Instant::now();
@@ -241,6 +276,9 @@ fn main() {
                 }
                 stats.wall += start.elapsed();
                 stats.cpu += thread_cpu() - cpu;
+                let (user, kernel) = thread_ticks();
+                stats.user_ticks += user - ticks.0;
+                stats.kernel_ticks += kernel - ticks.1;
                 stats.requests += per_round;
             }
         }
@@ -248,8 +286,10 @@ fn main() {
     println!(
         "loopback HTTP: {rounds} interleaved rounds of {per_round} sequential requests per client"
     );
-    println!("| client | req/s | CPU µs/req | × bare | p50 µs | × bare | p99 µs | × bare |");
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| client | req/s | CPU µs/req | × bare | p50 µs | × bare | p99 µs | × bare | kernel % of CPU |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut rows = Vec::new();
     for ((name, bare, _), s) in clients.iter().zip(stats.iter_mut()) {
         s.latencies.sort();
@@ -257,9 +297,11 @@ fn main() {
         let p50 = percentile(&s.latencies, 0.5).as_secs_f64() * 1e6;
         let p99 = percentile(&s.latencies, 0.99).as_secs_f64() * 1e6;
         let rps = s.requests as f64 / s.wall.as_secs_f64();
-        rows.push((*name, *bare, rps, cpu, p50, p99));
+        let ticks = (s.user_ticks + s.kernel_ticks).max(1) as f64;
+        let kernel = 100.0 * s.kernel_ticks as f64 / ticks;
+        rows.push((*name, *bare, rps, cpu, p50, p99, kernel));
     }
-    for (name, bare, rps, cpu, p50, p99) in &rows {
+    for (name, bare, rps, cpu, p50, p99, kernel) in &rows {
         // The bare client is left out when `LOOPBACK_CLIENTS` names only
         // its wrapped one: ratios to itself, then.
         let (bcpu, bp50, bp99) = rows
@@ -267,7 +309,7 @@ fn main() {
             .find(|r| r.0 == *bare)
             .map_or((*cpu, *p50, *p99), |r| (r.3, r.4, r.5));
         println!(
-            "| {name} | {rps:.0} | {cpu:.2} | {:.3} | {p50:.1} | {:.3} | {p99:.1} | {:.3} |",
+            "| {name} | {rps:.0} | {cpu:.2} | {:.3} | {p50:.1} | {:.3} | {p99:.1} | {:.3} | {kernel:.0} |",
             cpu / bcpu,
             p50 / bp50,
             p99 / bp99
