@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
-use http::Response;
+use http::{Response, StatusCode};
 use pin_project_lite::pin_project;
 use tokio::time::Instant;
 use tower::BoxError;
@@ -38,6 +38,7 @@ pin_project! {
 }
 
 impl<F> ResponseFuture<F> {
+    #[inline]
     pub(crate) fn called(future: F, guard: Guard) -> Self {
         ResponseFuture {
             state: State::Called {
@@ -68,11 +69,23 @@ where
                 None => "circuit breaker response future polled after completion".into(),
             })),
             StateProj::Called { future, guard } => {
-                let result = ready!(future.poll(cx)).map_err(Into::into);
-                if let Some(guard) = guard.take() {
-                    guard.complete(&result);
-                }
-                Poll::Ready(result)
+                // The response is moved once, into the return value (each
+                // move of it is a `memcpy` on every call).
+                Poll::Ready(match ready!(future.poll(cx)) {
+                    Ok(response) => {
+                        if let Some(guard) = guard.take() {
+                            guard.complete(Ok(response.status()));
+                        }
+                        Ok(response)
+                    }
+                    Err(error) => {
+                        let error: BoxError = error.into();
+                        if let Some(guard) = guard.take() {
+                            guard.complete(Err(&*error));
+                        }
+                        Err(error)
+                    }
+                })
             }
         }
     }
@@ -91,6 +104,7 @@ pub(crate) struct Guard {
 }
 
 impl Guard {
+    #[inline]
     pub(crate) fn new(breaker: Arc<Breaker>, permit: Permit) -> Self {
         let start = breaker.config().slow_call_duration.map(|_| Instant::now());
         Guard {
@@ -101,12 +115,9 @@ impl Guard {
         }
     }
 
-    fn complete<B>(mut self, result: &Result<Response<B>, BoxError>) {
+    fn complete(mut self, outcome: Result<StatusCode, &(dyn std::error::Error + 'static)>) {
         let config = self.breaker.config();
-        let failure = match result {
-            Ok(response) => config.classifier.is_failure(Ok(response.status())),
-            Err(error) => config.classifier.is_failure(Err(&**error)),
-        };
+        let failure = config.classifier.is_failure(outcome);
         let slow = match (self.start, config.slow_call_duration) {
             (Some(start), Some(limit)) => start.elapsed() > limit,
             _ => false,

@@ -50,6 +50,7 @@ pub(crate) enum Breakers {
 
 impl Breakers {
     /// The breaker a call to `uri` goes through.
+    #[inline]
     pub(crate) fn for_uri(&self, uri: &Uri) -> Arc<Breaker> {
         match self {
             Breakers::One(breaker) => breaker.clone(),

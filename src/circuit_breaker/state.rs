@@ -332,17 +332,29 @@ impl Breaker {
     }
 
     /// Lets a call through, or refuses it. `now` is read only when open.
+    #[inline]
     pub(crate) fn try_acquire(
         &self,
         now: impl FnOnce() -> Duration,
     ) -> Result<Permit, CircuitOpen> {
-        let mut word = self.load();
+        let word = self.load();
         if let Kind::Closed | Kind::ForcedClosed = word.kind() {
             return Ok(Permit {
                 epoch: word.epoch(),
                 probe: false,
             });
         }
+        self.try_acquire_slow(word, now)
+    }
+
+    /// [`try_acquire`](Self::try_acquire) when the breaker is not closed.
+    #[cold]
+    #[inline(never)]
+    fn try_acquire_slow(
+        &self,
+        mut word: Word,
+        now: impl FnOnce() -> Duration,
+    ) -> Result<Permit, CircuitOpen> {
         let mut now = Some(now);
         let mut now_nanos = 0;
         loop {
@@ -402,6 +414,7 @@ impl Breaker {
 
     /// Records the outcome of a call let through by `permit`; `now` is when
     /// it ended.
+    #[inline]
     pub(crate) fn record(&self, permit: Permit, outcome: Outcome, now: impl Fn() -> Duration) {
         if permit.probe {
             self.record_probe(permit, outcome, now);
@@ -425,6 +438,25 @@ impl Breaker {
             _ => return,
         }
         let changed = self.window.record(outcome, ended);
+        if changed.is_none() && !outcome.failure && self.config.consecutive_failures.is_none() {
+            // A success that changed nothing: the common case, kept short.
+            return;
+        }
+        self.judge(word, outcome, changed, ended, now);
+    }
+
+    /// After an outcome that may move the breaker: counts it in a row, and
+    /// opens the breaker if a rule says so. Out of line, so that the common
+    /// case above stays small.
+    #[inline(never)]
+    fn judge(
+        &self,
+        word: Word,
+        outcome: Outcome,
+        changed: Option<Totals>,
+        ended: Duration,
+        now: impl Fn() -> Duration,
+    ) {
         let mut why = None;
         if let Some(limit) = self.config.consecutive_failures {
             let in_a_row = if outcome.failure {
@@ -469,6 +501,7 @@ impl Breaker {
         }
     }
 
+    #[cold]
     fn record_probe(&self, permit: Permit, outcome: Outcome, now: impl FnOnce() -> Duration) {
         let mut word = self.load();
         loop {

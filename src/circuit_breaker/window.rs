@@ -114,6 +114,7 @@ impl Window {
     /// read only by a time window), and returns the totals after it, or
     /// `None` if recording it changed nothing (a count window's slot already
     /// held the same outcome): the rates are then those of the last change.
+    #[inline]
     pub(crate) fn record(&self, outcome: Outcome, now: Duration) -> Option<Totals> {
         match self {
             Window::Count(w) => w.record(outcome),
@@ -204,8 +205,12 @@ impl CountWindow {
     /// Whether every slot holds a success that was not slow, by the totals
     /// (which lag a concurrent change by at most that one call).
     fn is_all_successes(&self) -> bool {
-        let totals = self.counters.totals();
-        totals.calls == self.slots.len() as u64 && totals.failures == 0 && totals.slow == 0
+        // The raw counters, unclamped: a transient off by one reads as
+        // "not all successes", and the slow path is taken.
+        let c = &self.counters;
+        c.failures.load(Ordering::Relaxed) == 0
+            && c.slow.load(Ordering::Relaxed) == 0
+            && c.calls.load(Ordering::Relaxed) == self.slots.len() as i64
     }
 
     fn clear(&self) {
