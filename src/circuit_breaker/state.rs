@@ -213,11 +213,11 @@ const NEVER: u64 = u64::MAX;
 
 /// One circuit breaker: what every service made by one layer shares.
 ///
-/// Calls on other cores write the `Arc`'s counts (every call clones it) and
-/// the window's cursor: both sit on cache lines of their own (the window's
-/// `CachePadded` fields align this struct past the counts), so the state
-/// word and the configuration that every call reads stay shared in every
-/// core's cache.
+/// Calls on other cores write the `Arc`'s counts (every call clones it),
+/// and, once the window holds a failure, the window's cursor: both sit on
+/// cache lines of their own (the window's `CachePadded` fields align this
+/// struct past the counts), so the state word and the configuration that
+/// every call reads stay shared in every core's cache.
 #[derive(Debug)]
 pub(crate) struct Breaker {
     config: CircuitBreakerConfig,

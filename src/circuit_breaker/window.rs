@@ -147,8 +147,10 @@ impl Window {
 pub(crate) struct CountWindow {
     /// `0`: empty; else `RECORDED | FAILED? | SLOW?`.
     slots: Box<[AtomicU8]>,
-    /// Written by every call: on a cache line of its own, so that the
-    /// other core's reads of the breaker don't miss because of it.
+    /// Written by every call while the window holds a failure or a slow
+    /// call (not while it holds only successes): on a cache line of its
+    /// own, so that the other core's reads of the breaker don't miss
+    /// because of it.
     next: CachePadded<AtomicUsize>,
     /// Written only when an outcome changes a slot.
     counters: CachePadded<Counters>,
