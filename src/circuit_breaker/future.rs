@@ -62,6 +62,7 @@ where
 {
     type Output = Result<Response<B>, BoxError>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
             StateProj::Rejected { error } => Poll::Ready(Err(match error.take() {

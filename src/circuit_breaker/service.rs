@@ -180,6 +180,7 @@ where
         }
     }
 
+    #[inline]
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let breaker: Arc<Breaker> = self.breakers.for_uri(req.uri());
         let permit = match breaker.try_acquire(|| breaker.now()) {

@@ -143,11 +143,50 @@ where
 {
     type Future = RetryDelay;
 
+    #[inline]
     fn retry(
         &mut self,
         req: &mut Request<B>,
         result: &mut Result<Response<ResB>, E>,
     ) -> Option<Self::Future> {
+        // Most responses are not retryable statuses: kept short, inlined.
+        if let Ok(res) = result {
+            if !self.config.statuses.contains(res.status()) {
+                res.extensions_mut().insert(Attempts::new(self.attempt));
+                return None;
+            }
+        }
+        self.retry_outcome(req, result)
+    }
+
+    #[inline]
+    fn clone_request(&mut self, req: &Request<B>) -> Option<Request<B>> {
+        if self.attempt == 1 {
+            // The first attempt of a logical request: tower calls this on the
+            // service's policy, then clones that policy into the response
+            // future, so what is set here travels with this request only.
+            if let Some(budget) = &self.config.budget {
+                budget.deposit();
+            }
+            if self.config.max_elapsed.is_some() {
+                self.start = Some(Instant::now());
+            }
+        }
+        // Method, URI, version, headers, extensions and body: `Request`'s
+        // own `Clone`, which builds no empty parts only to replace them.
+        Some(req.clone())
+    }
+}
+
+impl RetryPolicy {
+    /// [`Policy::retry`] for an error or a retryable status: retries, gives
+    /// up, or (a fatal error) hands the result back.
+    #[inline(never)]
+    fn retry_outcome<B, ResB: 'static, E: 'static>(
+        &mut self,
+        req: &mut Request<B>,
+        result: &mut Result<Response<ResB>, E>,
+    ) -> Option<RetryDelay> {
         match self.decide(req, result) {
             Ok(Some(Next {
                 reason,
@@ -215,22 +254,5 @@ where
             res.extensions_mut().insert(Attempts::new(self.attempt));
         }
         None
-    }
-
-    fn clone_request(&mut self, req: &Request<B>) -> Option<Request<B>> {
-        if self.attempt == 1 {
-            // The first attempt of a logical request: tower calls this on the
-            // service's policy, then clones that policy into the response
-            // future, so what is set here travels with this request only.
-            if let Some(budget) = &self.config.budget {
-                budget.deposit();
-            }
-            if self.config.max_elapsed.is_some() {
-                self.start = Some(Instant::now());
-            }
-        }
-        // Method, URI, version, headers, extensions and body: `Request`'s
-        // own `Clone`, which builds no empty parts only to replace them.
-        Some(req.clone())
     }
 }
