@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Method, Request, StatusCode, Version};
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use support::*;
 use tower::{ServiceBuilder, ServiceExt};
 use tower_http_retry::backoff::{ConstantBackoff, ExponentialBackoff, Jitter};
@@ -285,6 +285,45 @@ async fn empty_error_bodies_keep_the_pooled_connection() {
         .unwrap();
     assert_eq!(attempts(&res), Some(3));
     assert_eq!(server.connections(), 1);
+}
+
+#[tokio::test]
+async fn a_boxed_discarded_error_body_is_drained_to_keep_the_connection() {
+    // 503 with a 200 KB page, twice, then 200. hyper closes the connection
+    // of a dropped `Incoming` still in flight; boxed, the policy can take
+    // the body and read it while it waits, and the connection is reused.
+    let pages = |n: usize, _: &Recorded| {
+        let mut res = http::Response::new(Full::new(Bytes::from(vec![b'x'; 200_000])));
+        if n < 2 {
+            *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+        }
+        res
+    };
+    let policy = || fast_policy().backoff(ConstantBackoff::new(Duration::from_millis(50)));
+
+    let server = TestServer::start(pages).await;
+    let boxed = ServiceBuilder::new()
+        .layer(RetryLayer::new(policy()))
+        .map_response(|res: http::Response<hyper::body::Incoming>| res.map(BodyExt::boxed))
+        .service(client());
+    let res = boxed
+        .oneshot(request(Method::GET, &server.url("/")))
+        .await
+        .unwrap();
+    assert_eq!(attempts(&res), Some(3));
+    assert_eq!(server.connections(), 1);
+
+    // The same without boxing: each discarded page costs its connection.
+    let server = TestServer::start(pages).await;
+    let unboxed = ServiceBuilder::new()
+        .layer(RetryLayer::new(policy()))
+        .service(client());
+    let res = unboxed
+        .oneshot(request(Method::GET, &server.url("/")))
+        .await
+        .unwrap();
+    assert_eq!(attempts(&res), Some(3));
+    assert!(server.connections() > 1, "{}", server.connections());
 }
 
 #[tokio::test]

@@ -2,14 +2,19 @@
 //! its pooled connection can be reused.
 //!
 //! A policy only sees the response by reference; the body can be taken out
-//! only for body types with an empty value to leave in its place. Today
-//! that is `reqwest::Body` (feature `reqwest`); hyper's `Incoming` has none.
+//! only for body types with an empty value to leave in its place:
+//! `http_body_util`'s `BoxBody` (with hyper's or a boxed error) and
+//! `reqwest::Body` (feature `reqwest`); hyper's `Incoming` has none, boxed
+//! it is a `BoxBody`.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use bytes::Buf;
+use bytes::{Buf, Bytes};
 use http_body::Body;
+use http_body_util::combinators::BoxBody;
+use http_body_util::BodyExt;
+use tower::BoxError;
 
 /// Bytes read from a discarded body at most: past this, the connection is
 /// not worth the read and is dropped.
@@ -17,13 +22,7 @@ pub(crate) const MAX_DRAIN_BYTES: usize = 256 * 1024;
 
 /// A body being read to its end and thrown away, bounded in bytes.
 pub(crate) struct Drain {
-    body: Pin<
-        Box<
-            dyn Body<Data = bytes::Bytes, Error = Box<dyn std::error::Error + Send + Sync>>
-                + Send
-                + Sync,
-        >,
-    >,
+    body: Pin<Box<dyn Body<Data = Bytes, Error = BoxError> + Send + Sync>>,
     read: usize,
 }
 
@@ -34,6 +33,16 @@ impl std::fmt::Debug for Drain {
 }
 
 impl Drain {
+    fn new<B>(body: B) -> Self
+    where
+        B: Body<Data = Bytes, Error = BoxError> + Send + Sync + 'static,
+    {
+        Drain {
+            body: Box::pin(body),
+            read: 0,
+        }
+    }
+
     /// Reads frames until the body ends, fails, or passes the byte bound.
     pub(crate) fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         loop {
@@ -53,20 +62,22 @@ impl Drain {
     }
 }
 
-/// Takes the body out of `body` when its type allows it.
-#[allow(unused_variables)]
+/// Takes the body out of `body` when its type allows it: a type with an
+/// empty value to leave in its place, found by `Any` (the policy is generic
+/// over every body type, and Rust has no specialisation).
 pub(crate) fn take<B: 'static>(body: &mut B) -> Option<Drain> {
+    let any: &mut dyn std::any::Any = body;
+    // hyper's `Incoming` boxed (`res.map(BodyExt::boxed)`), and any body
+    // boxed with a boxed error (`BodyExt::map_err(Into::into).boxed()`).
+    if let Some(b) = any.downcast_mut::<BoxBody<Bytes, hyper::Error>>() {
+        return Some(Drain::new(std::mem::take(b).map_err(Into::into)));
+    }
+    if let Some(b) = any.downcast_mut::<BoxBody<Bytes, BoxError>>() {
+        return Some(Drain::new(std::mem::take(b)));
+    }
     #[cfg(feature = "reqwest")]
-    {
-        let any: &mut dyn std::any::Any = body;
-        if let Some(b) = any.downcast_mut::<::reqwest::Body>() {
-            use http_body_util::BodyExt;
-            let b = std::mem::take(b).map_err(Into::into);
-            return Some(Drain {
-                body: Box::pin(b),
-                read: 0,
-            });
-        }
+    if let Some(b) = any.downcast_mut::<::reqwest::Body>() {
+        return Some(Drain::new(std::mem::take(b).map_err(Into::into)));
     }
     None
 }

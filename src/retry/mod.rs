@@ -42,10 +42,14 @@
 //! the policy take it: tower's `Retry` hands the policy the response by
 //! reference only, so the body can be moved out only if it has an empty
 //! value to leave in its place. That holds for `reqwest::Body` (feature
-//! `reqwest`). hyper's `Incoming` has none; for it, hyper itself reads a
-//! dropped body that is already in its buffer, so an empty or small error
-//! page (a few KiB) keeps the connection, and a larger one still in flight
-//! closes it: the retry opens a new connection.
+//! `reqwest`) and for `http_body_util::combinators::BoxBody` with
+//! `hyper::Error` or `tower::BoxError` as its error. hyper's `Incoming` has
+//! none; box it beneath `RetryLayer`
+//! (`.map_response(|res: Response<Incoming>| res.map(BodyExt::boxed))`).
+//! Left unboxed, hyper itself reads a dropped body that is already in its
+//! buffer, so an empty or small error page (a few KiB) keeps the
+//! connection, and a larger one still in flight closes it: the retry opens
+//! a new connection.
 //!
 //! # Tracing
 //!
