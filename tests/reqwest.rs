@@ -97,14 +97,7 @@ async fn a_uri_reqwest_refuses_is_an_error_not_a_panic() {
 async fn a_discarded_error_body_is_drained_to_keep_the_connection() {
     // 503 with a 200 KB page, twice, then 200: hyper alone would close the
     // connection on each dropped, unread page.
-    let server = TestServer::start(|n, _| {
-        let mut res = http::Response::new(Full::new(Bytes::from(vec![b'x'; 200_000])));
-        if n < 2 {
-            *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-        }
-        res
-    })
-    .await;
+    let server = TestServer::error_pages(200_000, 2).await;
     let policy = fast_policy().backoff(tower_http_retry::backoff::ConstantBackoff::new(
         std::time::Duration::from_millis(50),
     ));

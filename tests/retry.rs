@@ -9,7 +9,7 @@ use bytes::Bytes;
 use http::{Method, Request, StatusCode, Version};
 use http_body_util::{BodyExt, Full};
 use support::*;
-use tower::{ServiceBuilder, ServiceExt};
+use tower::{Layer, ServiceBuilder, ServiceExt};
 use tower_http_retry::backoff::{ConstantBackoff, ExponentialBackoff, Jitter};
 use tower_http_retry::{ResendCount, RetryLayer, RetryPolicy};
 
@@ -273,18 +273,25 @@ async fn every_response_carries_attempts() {
     );
 }
 
-#[tokio::test]
-async fn empty_error_bodies_keep_the_pooled_connection() {
-    let server = TestServer::statuses(&[503, 503]).await;
-    let svc = ServiceBuilder::new()
-        .layer(RetryLayer::new(fast_policy()))
-        .service(client());
+/// One GET through `svc` to `server`: how many attempts it took, and how
+/// many connections the server saw.
+async fn attempts_and_connections<S, B>(svc: S, server: &TestServer) -> (Option<u32>, usize)
+where
+    S: tower::Service<Request<Full<Bytes>>, Response = http::Response<B>>,
+    S::Error: std::fmt::Debug,
+{
     let res = svc
         .oneshot(request(Method::GET, &server.url("/")))
         .await
         .unwrap();
-    assert_eq!(attempts(&res), Some(3));
-    assert_eq!(server.connections(), 1);
+    (attempts(&res), server.connections())
+}
+
+#[tokio::test]
+async fn empty_error_bodies_keep_the_pooled_connection() {
+    let server = TestServer::statuses(&[503, 503]).await;
+    let svc = RetryLayer::new(fast_policy()).layer(client());
+    assert_eq!(attempts_and_connections(svc, &server).await, (Some(3), 1));
 }
 
 #[tokio::test]
@@ -292,59 +299,28 @@ async fn a_boxed_discarded_error_body_is_drained_to_keep_the_connection() {
     // 503 with a 200 KB page, twice, then 200. hyper closes the connection
     // of a dropped `Incoming` still in flight; boxed, the policy can take
     // the body and read it while it waits, and the connection is reused.
-    let pages = |n: usize, _: &Recorded| {
-        let mut res = http::Response::new(Full::new(Bytes::from(vec![b'x'; 200_000])));
-        if n < 2 {
-            *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-        }
-        res
-    };
     let policy = || fast_policy().backoff(ConstantBackoff::new(Duration::from_millis(50)));
 
-    let server = TestServer::start(pages).await;
+    let server = TestServer::error_pages(200_000, 2).await;
     let boxed = ServiceBuilder::new()
         .layer(RetryLayer::new(policy()))
         .map_response(|res: http::Response<hyper::body::Incoming>| res.map(BodyExt::boxed))
         .service(client());
-    let res = boxed
-        .oneshot(request(Method::GET, &server.url("/")))
-        .await
-        .unwrap();
-    assert_eq!(attempts(&res), Some(3));
-    assert_eq!(server.connections(), 1);
+    assert_eq!(attempts_and_connections(boxed, &server).await, (Some(3), 1));
 
     // The same without boxing: each discarded page costs its connection.
-    let server = TestServer::start(pages).await;
-    let unboxed = ServiceBuilder::new()
-        .layer(RetryLayer::new(policy()))
-        .service(client());
-    let res = unboxed
-        .oneshot(request(Method::GET, &server.url("/")))
-        .await
-        .unwrap();
-    assert_eq!(attempts(&res), Some(3));
-    assert!(server.connections() > 1, "{}", server.connections());
+    let server = TestServer::error_pages(200_000, 2).await;
+    let unboxed = RetryLayer::new(policy()).layer(client());
+    let (attempts, connections) = attempts_and_connections(unboxed, &server).await;
+    assert_eq!(attempts, Some(3));
+    assert!(connections > 1, "{connections}");
 }
 
 #[tokio::test]
 async fn small_error_bodies_keep_the_pooled_connection() {
     // hyper drains a dropped body that is already buffered: a 1 KiB error
     // page does not cost a connection. (Larger ones do: see the docs.)
-    let server = TestServer::start(|n, _| {
-        let mut res = http::Response::new(Full::new(Bytes::from(vec![b'x'; 1024])));
-        if n < 2 {
-            *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-        }
-        res
-    })
-    .await;
-    let svc = ServiceBuilder::new()
-        .layer(RetryLayer::new(fast_policy()))
-        .service(client());
-    let res = svc
-        .oneshot(request(Method::GET, &server.url("/")))
-        .await
-        .unwrap();
-    assert_eq!(attempts(&res), Some(3));
-    assert_eq!(server.connections(), 1);
+    let server = TestServer::error_pages(1024, 2).await;
+    let svc = RetryLayer::new(fast_policy()).layer(client());
+    assert_eq!(attempts_and_connections(svc, &server).await, (Some(3), 1));
 }

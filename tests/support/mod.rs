@@ -116,6 +116,19 @@ impl TestServer {
         TestServer::start(move |n, _| status(statuses.get(n).copied().unwrap_or(200))).await
     }
 
+    /// A server answering 503 with a page of `len` bytes `failures` times,
+    /// then 200 with the same page.
+    pub async fn error_pages(len: usize, failures: usize) -> TestServer {
+        TestServer::start(move |n, _| {
+            let mut res = Response::new(Full::new(Bytes::from(vec![b'x'; len])));
+            if n < failures {
+                *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+            }
+            res
+        })
+        .await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
