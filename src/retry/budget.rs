@@ -41,21 +41,37 @@ const STRIPES: usize = 4;
 /// The stripe the next thread to deposit takes (round robin).
 static NEXT_STRIPE: AtomicU8 = AtomicU8::new(0);
 
-thread_local! {
-    static DEPOSITS: Cell<u32> = const { Cell::new(0) };
-    /// This thread's stripe, plus one (0: none taken yet).
-    static STRIPE: Cell<u8> = const { Cell::new(0) };
+/// What a thread keeps for every budget: one thread-local, read once per
+/// deposit.
+#[derive(Clone, Copy)]
+struct Local {
+    /// Deposits made, to read the clock on one in [`CLOCK_EVERY`].
+    deposits: u32,
+    /// The stripe this thread adds to, plus one (0: none taken yet).
+    stripe: u8,
 }
 
-/// The stripe of the calling thread.
-fn stripe() -> usize {
-    STRIPE.with(|s| {
-        if s.get() == 0 {
-            let taken = NEXT_STRIPE.fetch_add(1, Ordering::Relaxed) % STRIPES as u8;
-            s.set(taken + 1);
-        }
-        usize::from(s.get() - 1)
-    })
+thread_local! {
+    static LOCAL: Cell<Local> = const { Cell::new(Local { deposits: 0, stripe: 0 }) };
+}
+
+impl Local {
+    /// This thread's state after `change`, its stripe taken if it had none.
+    fn update(change: impl FnOnce(&mut Local)) -> Local {
+        LOCAL.with(|cell| {
+            let mut local = cell.get();
+            if local.stripe == 0 {
+                local.stripe = NEXT_STRIPE.fetch_add(1, Ordering::Relaxed) % STRIPES as u8 + 1;
+            }
+            change(&mut local);
+            cell.set(local);
+            local
+        })
+    }
+
+    fn stripe(self) -> usize {
+        usize::from(self.stripe - 1)
+    }
 }
 
 /// `TpsBudget`'s bounds with a lock-free deposit.
@@ -154,12 +170,8 @@ impl Default for LeanTpsBudget {
 
 impl Budget for LeanTpsBudget {
     fn deposit(&self) {
-        let tick = DEPOSITS.with(|n| {
-            let tick = n.get().wrapping_add(1);
-            n.set(tick);
-            tick
-        });
-        if tick % CLOCK_EVERY == 0 {
+        let local = Local::update(|l| l.deposits = l.deposits.wrapping_add(1));
+        if local.deposits % CLOCK_EVERY == 0 {
             match self.generation.try_lock() {
                 Ok(mut gen) => self.expire(&mut gen),
                 Err(TryLockError::Poisoned(e)) => self.expire(&mut e.into_inner()),
@@ -167,7 +179,7 @@ impl Budget for LeanTpsBudget {
                 Err(TryLockError::WouldBlock) => {}
             }
         }
-        self.writer[stripe()].fetch_add(self.deposit_amount, Ordering::SeqCst);
+        self.writer[local.stripe()].fetch_add(self.deposit_amount, Ordering::SeqCst);
     }
 
     fn withdraw(&self) -> bool {
@@ -178,7 +190,8 @@ impl Budget for LeanTpsBudget {
         self.expire(&mut gen);
         drop(gen);
         if self.sum() >= self.withdraw_amount {
-            self.writer[stripe()].fetch_add(-self.withdraw_amount, Ordering::SeqCst);
+            self.writer[Local::update(|_| {}).stripe()]
+                .fetch_add(-self.withdraw_amount, Ordering::SeqCst);
             true
         } else {
             false
