@@ -116,16 +116,6 @@ fn runtime(workers: usize) -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-/// The downstream of the table: `DOWNSTREAM_INFO=1` puts an extension in
-/// every response, as hyper-util's client does (see `PERFORMANCE.md`).
-fn downstream() -> Downstream {
-    if std::env::var_os("DOWNSTREAM_INFO").is_some_and(|v| v == "1") {
-        Downstream::ok_with_info()
-    } else {
-        Downstream::ok()
-    }
-}
-
 /// Every stack on 2 workers and on 1, in interleaved rounds: the 2-worker
 /// throughput as a ratio to `tower_retry`'s, and how much each stack gains
 /// from the second worker (its scaling) as a ratio to `tower_retry`'s.
@@ -141,7 +131,12 @@ fn table() {
     let (two, one) = (runtime(2), runtime(1));
     let runners: Vec<(&str, Runner)> = STACKS
         .iter()
-        .map(|name| (*name, with_stack(name, downstream(), Erase).unwrap()))
+        .map(|name| {
+            (
+                *name,
+                with_stack(name, Downstream::ok_from_env(), Erase).unwrap(),
+            )
+        })
         .collect();
     for (_, run) in &runners {
         run(&two, calls / 4); // warm up

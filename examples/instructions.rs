@@ -70,11 +70,7 @@ fn main() -> ExitCode {
                 eprintln!("N must be a whole number, got {n:?}");
                 return ExitCode::FAILURE;
             };
-            let downstream = if std::env::var_os("DOWNSTREAM_INFO").is_some_and(|v| v == "1") {
-                Downstream::ok_with_info()
-            } else {
-                Downstream::ok()
-            };
+            let downstream = Downstream::ok_from_env();
             match with_stack(stack, downstream, Run { n }) {
                 Some(()) => ExitCode::SUCCESS,
                 None => {

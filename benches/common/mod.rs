@@ -120,6 +120,17 @@ impl Downstream {
         }
     }
 
+    /// [`Downstream::ok_with_info`] when `DOWNSTREAM_INFO=1`, as hyper-util's
+    /// client puts `HttpInfo` in every response (see `PERFORMANCE.md`);
+    /// [`Downstream::ok`] otherwise.
+    pub fn ok_from_env() -> Self {
+        if std::env::var_os("DOWNSTREAM_INFO").is_some_and(|v| v == "1") {
+            Self::ok_with_info()
+        } else {
+            Self::ok()
+        }
+    }
+
     pub fn counting(status: StatusCode) -> (Self, Arc<AtomicU64>) {
         let calls = Arc::new(AtomicU64::new(0));
         let svc = Downstream {
