@@ -10,9 +10,10 @@
 //! requests/s, client CPU per request (this thread's CPU time, from
 //! `/proc/thread-self/schedstat`), p50 and p99 latency, each as a ratio
 //! to its bare client, and the kernel's share of that CPU (socket calls;
-//! `scripts/loopback-instructions.sh` counts the user-space rest exactly). `LOOPBACK_REQUESTS` (per round, default 2,000) and
-//! `LOOPBACK_ROUNDS` (default 7) change the size; `LOOPBACK_CLIENTS`
-//! (names, comma-separated) runs some clients only, e.g. under callgrind:
+//! `scripts/loopback-instructions.sh` counts the user-space rest exactly).
+//! `LOOPBACK_REQUESTS` (per round, default 2,000) and `LOOPBACK_ROUNDS`
+//! (default 7) change the size; `LOOPBACK_CLIENTS` (names, comma-separated)
+//! runs some clients only, e.g. under callgrind:
 //!
 //! ```text
 //! LOOPBACK_CLIENTS=hyper_ours LOOPBACK_ROUNDS=1 LOOPBACK_REQUESTS=1000 \
