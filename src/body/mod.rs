@@ -85,3 +85,10 @@ pub use self::layer::{ReplayBodyLayer, ReplayBodyService};
 pub use self::replay::ReplayBody;
 
 pub(crate) use self::replay::ReplayHandle;
+
+/// The whole body of a response, put in the response's extensions by the
+/// layer that buffered it, so that a decision above (the retry classifier's
+/// `Outcome::body()`) can read it whatever the body type is.
+#[derive(Debug, Clone)]
+#[allow(dead_code)] // written by the response-buffering layer, read by the classifier
+pub(crate) struct BufferedBytes(pub(crate) bytes::Bytes);

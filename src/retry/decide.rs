@@ -2,7 +2,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use http::{header::HeaderName, Method, Request, Response};
+use http::{Request, Response};
 use tokio::time::Instant;
 use tower::retry::Policy;
 
@@ -11,11 +11,7 @@ use super::future::RetryDelay;
 use super::retry_after::RetryAfter;
 use super::{Attempts, ResendCount, RetryEvent, RetryPolicy, RetryReason};
 use crate::body::ReplayHandle;
-use crate::classify::ErrorClass;
-
-/// `Idempotency-Key` (IETF draft-ietf-httpapi-idempotency-key-header): a
-/// request carrying it may be replayed whatever its method.
-static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+use crate::classify::{is_replayable, ErrorClass};
 
 /// The retry to make: why, after how long, and by whose word.
 struct Next {
@@ -62,15 +58,6 @@ impl GiveUp {
             GiveUp::Budget => "retry budget exhausted",
         }
     }
-}
-
-/// RFC 9110 §9.2.2: methods whose intended effect is the same however many
-/// times they are sent; or any request with an `Idempotency-Key`.
-fn is_replayable<B>(req: &Request<B>) -> bool {
-    matches!(
-        *req.method(),
-        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
-    ) || req.headers().contains_key(&IDEMPOTENCY_KEY)
 }
 
 impl RetryPolicy {

@@ -8,7 +8,7 @@ use std::any::Any;
 use std::error::Error;
 use std::io;
 
-use http::StatusCode;
+use http::{header::HeaderName, Method, Request, StatusCode};
 
 use crate::circuit_breaker::CircuitOpen;
 
@@ -68,34 +68,45 @@ impl ErrorClass {
     /// assert_eq!(ErrorClass::of(&boxed), ErrorClass::Ambiguous);
     /// ```
     pub fn of<E: Any>(error: &E) -> ErrorClass {
-        let any: &dyn Any = error;
-        if let Some(boxed) = any.downcast_ref::<tower::BoxError>() {
-            return classify_chain(&**boxed);
+        match as_error(error) {
+            Some(e) => classify_chain(e),
+            None => ErrorClass::Ambiguous,
         }
-        if let Some(boxed) = any.downcast_ref::<Box<dyn Error + Send + 'static>>() {
-            return classify_chain(&**boxed);
-        }
-        if let Some(boxed) = any.downcast_ref::<Box<dyn Error + 'static>>() {
-            return classify_chain(&**boxed);
-        }
-        macro_rules! known {
-            ($($ty:ty),*) => {
-                $(if let Some(e) = any.downcast_ref::<$ty>() {
-                    return classify_chain(e);
-                })*
-            };
-        }
-        known!(
-            hyper_util::client::legacy::Error,
-            hyper::Error,
-            io::Error,
-            tower::timeout::error::Elapsed,
-            CircuitOpen
-        );
-        #[cfg(feature = "reqwest")]
-        known!(::reqwest::Error);
-        ErrorClass::Ambiguous
     }
+}
+
+/// An error value of a type known only as `Any` (the policy is generic over
+/// its error type, and Rust has no specialisation) seen as a `dyn Error`,
+/// when its type is one the crate knows: a boxed error, or a concrete type of
+/// a client it recognises. Shared by the classification and the classifier's
+/// view of an outcome.
+pub(crate) fn as_error(error: &dyn Any) -> Option<&(dyn Error + 'static)> {
+    if let Some(boxed) = error.downcast_ref::<tower::BoxError>() {
+        return Some(&**boxed);
+    }
+    if let Some(boxed) = error.downcast_ref::<Box<dyn Error + Send + 'static>>() {
+        return Some(&**boxed);
+    }
+    if let Some(boxed) = error.downcast_ref::<Box<dyn Error + 'static>>() {
+        return Some(&**boxed);
+    }
+    macro_rules! known {
+        ($($ty:ty),*) => {
+            $(if let Some(e) = error.downcast_ref::<$ty>() {
+                return Some(e);
+            })*
+        };
+    }
+    known!(
+        hyper_util::client::legacy::Error,
+        hyper::Error,
+        io::Error,
+        tower::timeout::error::Elapsed,
+        CircuitOpen
+    );
+    #[cfg(feature = "reqwest")]
+    known!(::reqwest::Error);
+    None
 }
 
 /// Walks the `source()` chain; the first link that proves something wins.
@@ -152,6 +163,20 @@ fn classify_link(e: &(dyn Error + 'static)) -> Option<ErrorClass> {
         };
     }
     None
+}
+
+/// `Idempotency-Key` (IETF draft-ietf-httpapi-idempotency-key-header): a
+/// request carrying it may be replayed whatever its method.
+static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+
+/// The crate's one replay rule (retries and hedges alike): RFC 9110 §9.2.2
+/// methods whose intended effect is the same however many times they are
+/// sent; or any request with an `Idempotency-Key`.
+pub(crate) fn is_replayable<B>(req: &Request<B>) -> bool {
+    matches!(
+        *req.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+    ) || req.headers().contains_key(&IDEMPOTENCY_KEY)
 }
 
 /// The statuses retried by default: RFC 9110 says each of them may succeed
