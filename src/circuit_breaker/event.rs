@@ -55,7 +55,8 @@ pub struct StateChange<'a> {
     /// [`force_closed`](crate::CircuitBreakerHandle::force_closed)).
     pub forced: bool,
     /// Why: `failure_rate`, `slow_call_rate`, `consecutive_failures`,
-    /// `open_duration_elapsed`, `probe_failed`, `probes_succeeded`,
+    /// `open_duration_elapsed`, `probe_failed`, `probe_timed_out`,
+    /// `probes_succeeded`,
     /// `forced_open`, `forced_closed` or `reset` (the `why` of the
     /// `tracing` event).
     pub why: &'static str,

@@ -29,7 +29,13 @@
 //!   fails fast. When all of them succeed the breaker closes with an empty
 //!   window; when one fails it opens again (for longer, up to
 //!   `max_open_duration`, if that is set). A probe whose future is dropped,
-//!   or whose inner service panics, gives its permit back.
+//!   or whose inner service panics, gives its permit back. A probe that is
+//!   out too long is not waited for: once every probe is taken, the next
+//!   call opens the breaker again for another round when the latest probe
+//!   has been out longer than the slow-call duration (with `slow_calls`
+//!   on: a failed probe) or than `max_probe_duration` (60 s by default),
+//!   so a probe that never ends, or whose future was leaked, can't keep
+//!   the breaker half-open for good.
 //!
 //! The breaker opens when one of these rules fires:
 //!
@@ -57,6 +63,7 @@
 //! | open duration | 30 s | resilience4j `waitDurationInOpenState` is 60 s |
 //! | growth of the open duration | none | resilience4j's default interval function is constant |
 //! | half-open probes | 1 | resilience4j `permittedNumberOfCallsInHalfOpenState` is 10; all must succeed here |
+//! | longest wait for a probe | 60 s | resilience4j `maxWaitDurationInHalfOpenState` (off there); its slow-call duration |
 //! | failures | transport errors, 5xx, 408, 429 | what `RetryLayer` treats as transient |
 //!
 //! # Under `RetryLayer`
@@ -178,8 +185,8 @@
 //!   `from` and `to` are `closed`, `open`, `half_open`, `forced_open` or
 //!   `forced_closed`; `why` is `failure_rate`, `slow_call_rate`,
 //!   `consecutive_failures`, `open_duration_elapsed`, `probe_failed`,
-//!   `probes_succeeded`, `forced_open`, `forced_closed` or `reset`;
-//!   `host` is `scheme://host:port` (empty for requests without an
+//!   `probe_timed_out`, `probes_succeeded`, `forced_open`, `forced_closed`
+//!   or `reset`; `host` is `scheme://host:port` (empty for requests without an
 //!   authority);
 //! - the [`on_state_change`](CircuitBreakerConfig::on_state_change)
 //!   callback, given a [`StateChange`] with the same facts;

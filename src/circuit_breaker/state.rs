@@ -172,6 +172,7 @@ pub(crate) enum Why {
     ConsecutiveFailures(u32),
     OpenDurationElapsed,
     ProbeFailed,
+    ProbeTimedOut,
     ProbesSucceeded,
     ForcedOpen,
     ForcedClosed,
@@ -186,6 +187,7 @@ impl Why {
             Why::ConsecutiveFailures(_) => "consecutive_failures",
             Why::OpenDurationElapsed => "open_duration_elapsed",
             Why::ProbeFailed => "probe_failed",
+            Why::ProbeTimedOut => "probe_timed_out",
             Why::ProbesSucceeded => "probes_succeeded",
             Why::ForcedOpen => "forced_open",
             Why::ForcedClosed => "forced_closed",
@@ -225,6 +227,11 @@ pub(crate) struct Breaker {
     /// When the open period ends, in nanoseconds since the breaker was made
     /// ([`NEVER`] when it doesn't). Written before the word that opens.
     open_until: AtomicU64,
+    /// When the latest half-open probe was let through, in nanoseconds
+    /// since the breaker was made: written (by `fetch_max`) before the
+    /// admission that it dates is published, so a caller that finds every
+    /// probe taken reads a time no earlier than the latest probe's.
+    probe_admitted_at: AtomicU64,
     /// Failures in a row while closed, when that rule is on.
     consecutive: AtomicU32,
     /// Failed half-open periods in a row; guarded by `transitions`.
@@ -271,6 +278,7 @@ impl Breaker {
             config,
             word: AtomicU64::new(Word::new(kind, 0).0),
             open_until: AtomicU64::new(open_until),
+            probe_admitted_at: AtomicU64::new(0),
             consecutive: AtomicU32::new(0),
             reopens: AtomicU32::new(0),
             transitions: Mutex::new(()),
@@ -331,12 +339,10 @@ impl Breaker {
         }
     }
 
-    /// Lets a call through, or refuses it. `now` is read only when open.
+    /// Lets a call through, or refuses it. `now` is read only when not
+    /// closed.
     #[inline]
-    pub(crate) fn try_acquire(
-        &self,
-        now: impl FnOnce() -> Duration,
-    ) -> Result<Permit, CircuitOpen> {
+    pub(crate) fn try_acquire(&self, now: impl Fn() -> Duration) -> Result<Permit, CircuitOpen> {
         let word = self.load();
         if let Kind::Closed | Kind::ForcedClosed = word.kind() {
             return Ok(Permit {
@@ -353,10 +359,10 @@ impl Breaker {
     fn try_acquire_slow(
         &self,
         mut word: Word,
-        now: impl FnOnce() -> Duration,
+        now: impl Fn() -> Duration,
     ) -> Result<Permit, CircuitOpen> {
-        let mut now = Some(now);
-        let mut now_nanos = 0;
+        let mut read = None;
+        let mut now_nanos = || *read.get_or_insert_with(|| nanos(now()));
         loop {
             match word.kind() {
                 Kind::Closed | Kind::ForcedClosed => {
@@ -367,42 +373,62 @@ impl Breaker {
                 }
                 Kind::ForcedOpen => return Err(self.rejection(None)),
                 Kind::Open => {
-                    if let Some(now) = now.take() {
-                        now_nanos = nanos(now());
-                    }
+                    let now = now_nanos();
                     let until = self.open_until.load(Ordering::Acquire);
-                    if until == NEVER || now_nanos < until {
-                        let wait =
-                            (until != NEVER).then(|| Duration::from_nanos(until - now_nanos));
+                    if until == NEVER || now < until {
+                        let wait = (until != NEVER).then(|| Duration::from_nanos(until - now));
                         return Err(self.rejection(wait));
                     }
-                    self.transition(word, Kind::HalfOpen, Why::OpenDurationElapsed, now_nanos);
+                    self.transition(word, Kind::HalfOpen, Why::OpenDurationElapsed, now);
                 }
                 Kind::HalfOpen => {
                     let admitted = word.admitted();
                     if admitted >= self.config.half_open_calls {
-                        return Err(self.rejection(None));
-                    }
-                    match self.word.compare_exchange_weak(
-                        word.0,
-                        word.with_admitted(admitted + 1).0,
-                        Ordering::AcqRel,
-                        Ordering::Acquire,
-                    ) {
-                        Ok(_) => {
-                            return Ok(Permit {
-                                epoch: word.epoch(),
-                                probe: true,
-                            })
+                        let now = now_nanos();
+                        match self.overdue_probe(now) {
+                            // Opens again; the loop then refuses this call
+                            // with the new open period's wait.
+                            Some(why) => self.transition(word, Kind::Open, why, now),
+                            None => return Err(self.rejection(None)),
                         }
-                        Err(actual) => {
-                            word = Word(actual);
-                            continue;
+                    } else {
+                        // Dated before it is published (see the field).
+                        self.probe_admitted_at
+                            .fetch_max(now_nanos(), Ordering::Relaxed);
+                        match self.word.compare_exchange_weak(
+                            word.0,
+                            word.with_admitted(admitted + 1).0,
+                            Ordering::AcqRel,
+                            Ordering::Acquire,
+                        ) {
+                            Ok(_) => {
+                                return Ok(Permit {
+                                    epoch: word.epoch(),
+                                    probe: true,
+                                })
+                            }
+                            Err(actual) => {
+                                word = Word(actual);
+                                continue;
+                            }
                         }
                     }
                 }
             }
             word = self.load();
+        }
+    }
+
+    /// With every probe taken: whether they have been out too long for the
+    /// breaker to keep waiting, and why. The latest probe has been out at
+    /// least `now - probe_admitted_at`, and every other one longer.
+    fn overdue_probe(&self, now: u64) -> Option<Why> {
+        let out = now.saturating_sub(self.probe_admitted_at.load(Ordering::Relaxed));
+        match self.config.slow_call_duration {
+            // Slow (as `Guard::complete` judges a call that ended): failed.
+            Some(slow) if out > nanos(slow) => Some(Why::ProbeFailed),
+            _ if out >= nanos(self.config.max_probe_duration) => Some(Why::ProbeTimedOut),
+            _ => None,
         }
     }
 
@@ -852,12 +878,21 @@ mod loom_tests {
     /// A breaker that opened at 0 s for 10 s, with `probes` half-open
     /// calls: at 10 s the next call moves it to half-open.
     fn opened(probes: u32) -> Arc<Breaker> {
+        opened_with(probes, |_: &StateChange<'_>| {})
+    }
+
+    /// [`opened`], telling its changes to `hook`.
+    fn opened_with(
+        probes: u32,
+        hook: impl Fn(&StateChange<'_>) + Send + Sync + 'static,
+    ) -> Arc<Breaker> {
         let b = Breaker::new(
             CircuitBreakerConfig::default()
                 .window_size(2)
                 .minimum_calls(2)
                 .open_duration(Duration::from_secs(10))
-                .half_open_calls(probes),
+                .half_open_calls(probes)
+                .on_state_change(hook),
         );
         for _ in 0..2 {
             let permit = b.try_acquire(at(0)).expect("closed");
@@ -989,6 +1024,68 @@ mod loom_tests {
                 h.join().expect("thread");
             }
             assert_not_stuck(&b);
+        });
+    }
+
+    /// A probe let through at 10 s never ends (its permit is kept, never
+    /// recorded nor given back). Two calls race at 70 s, past the default
+    /// `max_probe_duration` of 60 s: both are refused, and exactly one
+    /// transition opens the breaker again; 10 s later a probe closes it.
+    #[test]
+    fn loom_a_probe_that_never_ends_is_given_up() {
+        model(|| {
+            let reopened = Arc::new(AtomicUsize::new(0));
+            let seen = reopened.clone();
+            let b = opened_with(1, move |change: &StateChange<'_>| {
+                if change.from == CircuitState::HalfOpen {
+                    assert_eq!(change.why, "probe_timed_out");
+                    seen.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+            let hung = b.try_acquire(at(10)).expect("the probe");
+            assert!(hung.probe);
+            let late: Vec<_> = (0..2)
+                .map(|_| {
+                    let b = b.clone();
+                    thread::spawn(move || assert!(b.try_acquire(at(70)).is_err()))
+                })
+                .collect();
+            for h in late {
+                h.join().expect("thread");
+            }
+            assert_eq!(reopened.load(Ordering::Relaxed), 1);
+            assert_eq!(b.state(), CircuitState::Open);
+            assert_eq!(b.load().epoch(), 3, "open, half-open, open again");
+            let probe = b.try_acquire(at(80)).expect("another round");
+            b.record(probe, OK, at(80));
+            assert_eq!(b.state(), CircuitState::Closed);
+        });
+    }
+
+    /// Two probes, one let through at 10 s that never ends. At 70 s one
+    /// call takes the second permit while another finds both taken: the
+    /// latter must see the new probe's time, not only the hung one's, and
+    /// refuse without opening the breaker (the new probe is not overdue).
+    #[test]
+    fn loom_a_new_probe_is_not_taken_for_the_hung_one() {
+        model(|| {
+            let b = opened_with(2, |_: &StateChange<'_>| {});
+            let hung = b.try_acquire(at(10)).expect("the first probe");
+            assert!(hung.probe);
+            let calls: Vec<_> = (0..2)
+                .map(|_| {
+                    let b = b.clone();
+                    thread::spawn(move || b.try_acquire(at(70)).is_ok())
+                })
+                .collect();
+            let admitted = calls
+                .into_iter()
+                .map(|h| h.join().expect("thread"))
+                .filter(|ok| *ok)
+                .count();
+            assert_eq!(admitted, 1);
+            assert_eq!(b.state(), CircuitState::HalfOpen);
+            assert_eq!(b.load().epoch(), 2, "not opened again");
         });
     }
 
