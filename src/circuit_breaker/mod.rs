@@ -94,7 +94,9 @@
 //! [`CircuitBreakerLayer::per_host`] keeps one breaker per URI authority:
 //! scheme, host and port of each request's URI, the port defaulted from
 //! the scheme (`http://a` and `http://a:80` share one), host names compared
-//! without regard to case. Each breaker counts only its host's calls, so
+//! without regard to case, IP literals by address (`http://[::1]:8080` and
+//! `http://[0:0:0:0:0:0:0:1]:8080` share one, named by the canonical
+//! `[::1]`). Each breaker counts only its host's calls, so
 //! one sick host never opens another's breaker; requests without an
 //! authority share one breaker of their own. The breakers live in a map of
 //! at most [`max_hosts`](CircuitBreakerConfig::max_hosts) (1,024 by

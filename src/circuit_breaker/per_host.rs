@@ -7,7 +7,8 @@
 //! (`RandomState`, so a peer that picks host names can't aim at one bucket)
 //! of the normalised authority; the `Vec` holds the rare authorities whose
 //! hashes collide. A lookup hashes the URI's parts in place (lower-casing
-//! as it goes) and compares them case-insensitively: a call for a known
+//! names as it goes, parsing IP literals to their address) and compares
+//! names case-insensitively and addresses by value: a call for a known
 //! host takes the read lock, allocates nothing, and stamps the entry with
 //! a tick of a global counter (one atomic add). Only a new host takes the
 //! write lock.
@@ -32,6 +33,7 @@ use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasher, Hash, Hasher};
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -59,21 +61,94 @@ impl Breakers {
     }
 }
 
-/// The authority of a request, as its parts: `scheme` and `host` as they
-/// appear in the URI (compared without regard to ASCII case), `port`
-/// defaulted from the scheme (`http`: 80, `https`: 443). All `None` for a
-/// request without an authority.
+/// The host of an authority: a name, compared without regard to ASCII
+/// case, or an IP literal, compared by address (`[::1]` and
+/// `[0:0:0:0:0:0:0:1]` are one origin).
 #[derive(Debug, Clone, Copy)]
-struct View<'a> {
+enum HostRef<'a> {
+    Name(&'a str),
+    Ip(IpAddr),
+}
+
+impl<'a> HostRef<'a> {
+    /// `host` as `Uri::host` gives it: an IPv6 literal in brackets.
+    fn of(host: &'a str) -> HostRef<'a> {
+        let ip = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+            Some(v6) => v6.parse::<Ipv6Addr>().ok().map(IpAddr::V6),
+            // Only std's one dotted-quad form parses; anything else is a
+            // name (as `127.1` is to the URI grammar).
+            None if host.starts_with(|c: char| c.is_ascii_digit()) => host.parse().ok(),
+            None => None,
+        };
+        ip.map_or(HostRef::Name(host), HostRef::Ip)
+    }
+
+    fn matches(&self, key: &HostKey) -> bool {
+        match (self, key) {
+            (HostRef::Name(a), HostKey::Name(b)) => a.eq_ignore_ascii_case(b),
+            (HostRef::Ip(a), HostKey::Ip(b)) => a == b,
+            _ => false,
+        }
+    }
+
+    fn to_key(self) -> HostKey {
+        match self {
+            HostRef::Name(name) => HostKey::Name(Box::from(name.to_ascii_lowercase())),
+            HostRef::Ip(ip) => HostKey::Ip(ip),
+        }
+    }
+}
+
+impl Hash for HostRef<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        match self {
+            HostRef::Name(name) => {
+                state.write_u8(1);
+                for b in name.bytes() {
+                    state.write_u8(b.to_ascii_lowercase());
+                }
+            }
+            HostRef::Ip(ip) => {
+                state.write_u8(2);
+                ip.hash(state);
+            }
+        }
+    }
+}
+
+/// A [`HostRef`] kept in the map: a name lower-cased.
+#[derive(Debug)]
+enum HostKey {
+    Name(Box<str>),
+    Ip(IpAddr),
+}
+
+impl fmt::Display for HostKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HostKey::Name(name) => f.write_str(name),
+            HostKey::Ip(IpAddr::V4(ip)) => write!(f, "{ip}"),
+            // The canonical text (RFC 5952), in brackets as in a URI.
+            HostKey::Ip(IpAddr::V6(ip)) => write!(f, "[{ip}]"),
+        }
+    }
+}
+
+/// The authority of a request, borrowed from its URI: `scheme` as it
+/// appears (compared without regard to ASCII case), the host, and the port
+/// defaulted from the scheme (`http`: 80, `https`: 443). All `None` for a
+/// request without an authority. Looked up without allocating.
+#[derive(Debug, Clone, Copy)]
+struct AuthorityRef<'a> {
     scheme: Option<&'a str>,
-    host: Option<&'a str>,
+    host: Option<HostRef<'a>>,
     port: Option<u16>,
 }
 
-impl<'a> View<'a> {
-    fn of(uri: &'a Uri) -> View<'a> {
+impl<'a> AuthorityRef<'a> {
+    fn of(uri: &'a Uri) -> AuthorityRef<'a> {
         let Some(host) = uri.host() else {
-            return View {
+            return AuthorityRef {
                 scheme: None,
                 host: None,
                 port: None,
@@ -85,70 +160,72 @@ impl<'a> View<'a> {
             Some(s) if s.eq_ignore_ascii_case("https") => Some(443),
             _ => None,
         });
-        View {
+        AuthorityRef {
             scheme,
-            host: Some(host),
+            host: Some(HostRef::of(host)),
             port,
         }
     }
 
-    fn matches(&self, key: &Key) -> bool {
-        fn eq(a: Option<&str>, b: &Option<Box<str>>) -> bool {
-            match (a, b.as_deref()) {
-                (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
-                (None, None) => true,
-                _ => false,
-            }
-        }
-        self.port == key.port && eq(self.host, &key.host) && eq(self.scheme, &key.scheme)
+    fn matches(&self, key: &AuthorityKey) -> bool {
+        let scheme = match (self.scheme, key.scheme.as_deref()) {
+            (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+            (a, b) => a.is_none() && b.is_none(),
+        };
+        let host = match (&self.host, &key.host) {
+            (Some(a), Some(b)) => a.matches(b),
+            (a, b) => a.is_none() && b.is_none(),
+        };
+        self.port == key.port && host && scheme
     }
 
     /// The owned key, lower-cased.
-    fn to_key(self) -> Key {
-        let lower = |s: &str| Box::from(s.to_ascii_lowercase());
-        Key {
-            scheme: self.scheme.map(lower),
-            host: self.host.map(lower),
+    fn to_key(self) -> AuthorityKey {
+        AuthorityKey {
+            scheme: self.scheme.map(|s| Box::from(s.to_ascii_lowercase())),
+            host: self.host.map(HostRef::to_key),
             port: self.port,
         }
     }
 }
 
-impl Hash for View<'_> {
+impl Hash for AuthorityRef<'_> {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        for part in [self.scheme, self.host] {
-            match part {
-                Some(s) => {
-                    state.write_u8(1);
-                    for b in s.bytes() {
-                        state.write_u8(b.to_ascii_lowercase());
-                    }
-                    // A terminator, so ("ab", "c") and ("a", "bc") differ.
-                    state.write_u8(0xff);
+        match self.scheme {
+            Some(s) => {
+                state.write_u8(1);
+                for b in s.bytes() {
+                    state.write_u8(b.to_ascii_lowercase());
                 }
-                None => state.write_u8(0),
+                // A terminator, so ("ab", "c") and ("a", "bc") differ.
+                state.write_u8(0xff);
             }
+            None => state.write_u8(0),
+        }
+        match &self.host {
+            Some(host) => host.hash(state),
+            None => state.write_u8(0),
         }
         self.port.hash(state);
     }
 }
 
-/// A [`View`] kept in the map: lower-cased.
+/// An [`AuthorityRef`] kept in the map: lower-cased.
 #[derive(Debug)]
-struct Key {
+struct AuthorityKey {
     scheme: Option<Box<str>>,
-    host: Option<Box<str>>,
+    host: Option<HostKey>,
     port: Option<u16>,
 }
 
-impl fmt::Display for Key {
+impl fmt::Display for AuthorityKey {
     /// `scheme://host:port`; empty without an authority.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(scheme) = &self.scheme {
             write!(f, "{scheme}://")?;
         }
         if let Some(host) = &self.host {
-            f.write_str(host)?;
+            write!(f, "{host}")?;
         }
         if let Some(port) = self.port {
             write!(f, ":{port}")?;
@@ -159,7 +236,7 @@ impl fmt::Display for Key {
 
 #[derive(Debug)]
 struct Entry {
-    key: Key,
+    key: AuthorityKey,
     breaker: Arc<Breaker>,
     /// The tick of its last call.
     last_used: AtomicU64,
@@ -175,11 +252,11 @@ struct Map {
 }
 
 impl Map {
-    fn find(&self, hash: u64, view: &View<'_>) -> Option<&Entry> {
+    fn find(&self, hash: u64, authority: &AuthorityRef<'_>) -> Option<&Entry> {
         self.buckets
             .get(&hash)?
             .iter()
-            .find(|e| view.matches(&e.key))
+            .find(|e| authority.matches(&e.key))
     }
 
     fn entries(&self) -> impl Iterator<Item = &Entry> {
@@ -267,13 +344,13 @@ impl HostMap {
 
     /// The breaker of `uri`'s authority, made if there is none.
     pub(crate) fn breaker(&self, uri: &Uri) -> Arc<Breaker> {
-        let view = View::of(uri);
-        let hash = self.hasher.hash_one(view);
-        if let Some(entry) = self.read().find(hash, &view) {
+        let authority = AuthorityRef::of(uri);
+        let hash = self.hasher.hash_one(authority);
+        if let Some(entry) = self.read().find(hash, &authority) {
             return self.touch(entry);
         }
         let mut map = self.write();
-        if let Some(entry) = map.find(hash, &view) {
+        if let Some(entry) = map.find(hash, &authority) {
             return self.touch(entry);
         }
         let evicted = if map.len >= self.config.max_hosts {
@@ -281,7 +358,7 @@ impl HostMap {
         } else {
             None
         };
-        let key = view.to_key();
+        let key = authority.to_key();
         let host: Arc<str> = Arc::from(key.to_string());
         let kind = map.forced.unwrap_or(Kind::Closed);
         let breaker = Breaker::for_host(self.config.clone(), Some(host), kind);
@@ -303,9 +380,11 @@ impl HostMap {
     /// The breaker of `uri`'s authority, if there is one; not counted as a
     /// use.
     pub(crate) fn get(&self, uri: &Uri) -> Option<Arc<Breaker>> {
-        let view = View::of(uri);
-        let hash = self.hasher.hash_one(view);
-        self.read().find(hash, &view).map(|e| e.breaker.clone())
+        let authority = AuthorityRef::of(uri);
+        let hash = self.hasher.hash_one(authority);
+        self.read()
+            .find(hash, &authority)
+            .map(|e| e.breaker.clone())
     }
 
     /// Every breaker, at one moment.
@@ -337,13 +416,13 @@ mod tests {
     use super::*;
 
     fn key(uri: &str) -> String {
-        View::of(&uri.parse().unwrap()).to_key().to_string()
+        AuthorityRef::of(&uri.parse().unwrap()).to_key().to_string()
     }
 
     fn same(a: &str, b: &str) -> bool {
         let (a, b): (Uri, Uri) = (a.parse().unwrap(), b.parse().unwrap());
         let s = RandomState::new();
-        let (va, vb) = (View::of(&a), View::of(&b));
+        let (va, vb) = (AuthorityRef::of(&a), AuthorityRef::of(&b));
         let matched = va.matches(&vb.to_key());
         assert_eq!(matched, s.hash_one(va) == s.hash_one(vb), "{a} {b}");
         matched
@@ -363,6 +442,31 @@ mod tests {
         assert!(!same("http://ab", "http://a"));
         assert!(same("/x", "/y"));
         assert!(!same("/x", "http://a"));
+    }
+
+    #[test]
+    fn ip_literals_are_compared_by_address() {
+        assert!(same("http://[::1]:8080", "http://[0:0:0:0:0:0:0:1]:8080/x"));
+        assert!(same("http://[::1]", "http://[::1]:80"));
+        assert!(same(
+            "http://[2001:DB8::A]",
+            "http://[2001:db8:0:0:0:0:0:a]"
+        ));
+        assert_eq!(
+            key("http://[0:0:0:0:0:0:0:1]:8080/"),
+            "http://[::1]:8080",
+            "the canonical text (RFC 5952)"
+        );
+        assert_eq!(
+            key("https://[2001:DB8:0:0::1]/"),
+            "https://[2001:db8::1]:443"
+        );
+        assert!(!same("http://[::1]", "http://[::2]"));
+        assert!(!same("http://[::1]", "http://127.0.0.1"));
+        assert_eq!(key("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
+        assert!(same("http://127.0.0.1", "http://127.0.0.1:80"));
+        // A name that only looks numeric stays a name.
+        assert_eq!(key("http://1.example/"), "http://1.example:80");
     }
 
     #[test]
