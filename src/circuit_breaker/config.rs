@@ -43,7 +43,7 @@ pub(crate) enum WindowKind {
 /// | [`max_open_duration`](Self::max_open_duration) | none: no growth |
 /// | [`half_open_calls`](Self::half_open_calls) | 1 |
 /// | [`max_probe_duration`](Self::max_probe_duration) | 60 s |
-/// | [`classifier`](Self::classifier) | [`DefaultFailureClassifier`]: transport errors, 5xx, 408, 429 |
+/// | [`classifier`](Self::classifier) | [`DefaultFailureClassifier`]: transport errors, 408, 429, 500, 502, 503, 504 |
 /// | [`on_state_change`](Self::on_state_change) | none |
 /// | [`max_hosts`](Self::max_hosts) | 1,024 (per-host breakers only) |
 ///
@@ -362,7 +362,9 @@ impl CircuitBreakerConfig {
     }
 
     /// Replaces the rule deciding which outcomes are failures. Default:
-    /// [`DefaultFailureClassifier`] (transport errors, 5xx, 408, 429).
+    /// [`DefaultFailureClassifier`] (transport errors, 408, 429, 500, 502,
+    /// 503, 504). It is never shown an error classed
+    /// [`Fatal`](crate::ErrorClass::Fatal): that is never recorded.
     ///
     /// ```
     /// use std::error::Error;

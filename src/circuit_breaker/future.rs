@@ -13,6 +13,7 @@ use tower::BoxError;
 use super::error::CircuitOpen;
 use super::state::{Breaker, Permit};
 use super::window::Outcome;
+use crate::classify::ErrorClass;
 
 pin_project! {
     /// The response future of [`CircuitBreaker`](crate::CircuitBreaker):
@@ -20,7 +21,8 @@ pin_project! {
     /// completes, or a [`CircuitOpen`] error, ready at once.
     ///
     /// Dropping it before it completes records nothing, and gives a
-    /// half-open probe's permit back.
+    /// half-open probe's permit back. So does an error the crate classes
+    /// [`ErrorClass::Fatal`].
     #[derive(Debug)]
     pub struct ResponseFuture<F> {
         #[pin]
@@ -82,7 +84,14 @@ where
                     Err(error) => {
                         let error: BoxError = error.into();
                         if let Some(guard) = guard.take() {
-                            guard.complete(Err(&*error));
+                            if ErrorClass::of(&error) == ErrorClass::Fatal {
+                                // The downstream had no part in it (a
+                                // malformed request, a refusal beneath):
+                                // neither a failure nor a success.
+                                guard.discard();
+                            } else {
+                                guard.complete(Err(&*error));
+                            }
                         }
                         Err(error)
                     }
@@ -127,6 +136,14 @@ impl Guard {
         self.done = true;
         let breaker = &self.breaker;
         breaker.record(self.permit, Outcome { failure, slow }, || breaker.now());
+    }
+}
+
+impl Guard {
+    /// Ends the call without an outcome: a probe's permit goes back.
+    fn discard(mut self) {
+        self.done = true;
+        self.breaker.release(self.permit);
     }
 }
 

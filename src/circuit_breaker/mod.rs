@@ -18,9 +18,16 @@
 //! ```
 //!
 //! - **Closed**: calls go through and their outcomes fill a sliding window.
-//!   A *failure* is a transport error, a 5xx, a 408 or a 429 (the outcomes
-//!   the retry layer treats as transient); every other status, 404
-//!   included, is a success. A [`FailureClassifier`] can replace the rule.
+//!   A *failure* is exactly an outcome the retry layer treats as transient:
+//!   a status it retries by default (408, 429, 500, 502, 503, 504) or a
+//!   transport error ([`ErrorClass::NeverSent`](crate::ErrorClass::NeverSent)
+//!   or [`Ambiguous`](crate::ErrorClass::Ambiguous)). Every other status,
+//!   404 and 501 included, is a success: the downstream answered. An error
+//!   classed [`Fatal`](crate::ErrorClass::Fatal) (a malformed request that
+//!   never reached the server, a [`CircuitOpen`] from a breaker beneath, a
+//!   local refusal) is neither: it is not recorded, and a probe's permit
+//!   goes back. A [`FailureClassifier`] can replace the rule for the
+//!   other outcomes.
 //! - **Open**: `call` fails at once with [`CircuitOpen`], which names the
 //!   breaker and says when it lets a probe through; the inner service is
 //!   not called.
@@ -64,7 +71,7 @@
 //! | growth of the open duration | none | resilience4j's default interval function is constant |
 //! | half-open probes | 1 | resilience4j `permittedNumberOfCallsInHalfOpenState` is 10; all must succeed here |
 //! | longest wait for a probe | 60 s | resilience4j `maxWaitDurationInHalfOpenState` (off there); its slow-call duration |
-//! | failures | transport errors, 5xx, 408, 429 | what `RetryLayer` treats as transient |
+//! | failures | 408, 429, 500, 502, 503, 504, transport errors; fatal errors not counted | exactly what `RetryLayer` treats as transient |
 //!
 //! # Under `RetryLayer`
 //!
