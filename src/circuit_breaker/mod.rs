@@ -96,6 +96,14 @@
 //! service whose inner service was not polled ready (because the breaker
 //! was open when `poll_ready` ran) fails with `CircuitOpen`.
 //!
+//! [Per host](CircuitBreakerLayer::per_host) the rule is weaker: the host
+//! of a call is known only in `call`, when the request is there, so
+//! `poll_ready` can't tell which breaker will answer, and always polls the
+//! inner service. An open host's calls still fail fast in `call`, without
+//! calling the inner service, but readiness waits on the inner service
+//! (its `ConcurrencyLimit` or `Buffer`) like any call, even when every
+//! host's breaker is open.
+//!
 //! # Per host
 //!
 //! [`CircuitBreakerLayer::per_host`] keeps one breaker per URI authority:

@@ -19,7 +19,9 @@ use super::{CircuitBreakerConfig, CircuitBreakerHandle, CircuitBreakerLayer};
 /// one map of per-host breakers). While it is open, `poll_ready` is ready
 /// at once, without polling the inner service, and `call` fails with
 /// [`CircuitOpen`](crate::CircuitOpen) without calling it (tower's
-/// `LoadShed` convention).
+/// `LoadShed` convention). Per host, only the second half holds: the host
+/// is known only in `call`, so `poll_ready` always polls the inner service
+/// and waits on it (see [Readiness](crate::circuit_breaker#readiness)).
 ///
 /// ```
 /// use std::convert::Infallible;
