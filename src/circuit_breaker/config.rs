@@ -5,7 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::classifier::{DefaultFailureClassifier, FailureClassifier};
-use super::event::{StateChange, StateChangeHook};
+use super::vocabulary::{StateChange, WindowKind};
+
+/// The callback of [`CircuitBreakerConfig::on_state_change`].
+pub(crate) type StateChangeHook = Arc<dyn Fn(&StateChange<'_>) + Send + Sync>;
 
 /// The largest count window: its slots take one byte each.
 const MAX_WINDOW_SIZE: u32 = 1_000_000;
@@ -18,15 +21,6 @@ const DEFAULT_MAX_HOSTS: usize = 1024;
 const DEFAULT_MAX_PROBE_DURATION: Duration = Duration::from_secs(60);
 /// The most probes: they are counted in 15 bits of the state word.
 pub(crate) const MAX_HALF_OPEN_CALLS: u32 = (1 << 15) - 1;
-
-/// Over which calls the failure and slow-call rates are computed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum WindowKind {
-    /// The last `n` calls.
-    Count(u32),
-    /// The calls that ended in the last `n` whole seconds.
-    Time(u32),
-}
 
 /// The settings of a circuit breaker; build the breaker with
 /// [`CircuitBreakerLayer::new`](crate::CircuitBreakerLayer::new).

@@ -12,7 +12,7 @@ use tower::BoxError;
 
 use super::error::CircuitOpen;
 use super::state::{Breaker, Permit};
-use super::window::Outcome;
+use super::vocabulary::CallOutcome;
 use crate::classify::ErrorClass;
 
 pin_project! {
@@ -135,7 +135,7 @@ impl Guard {
         // Past the classifier (code of the user's that could panic).
         self.done = true;
         let breaker = &self.breaker;
-        breaker.record(self.permit, Outcome { failure, slow }, || breaker.now());
+        breaker.record(self.permit, CallOutcome { failure, slow }, || breaker.now());
     }
 }
 

@@ -275,23 +275,24 @@
 //! # }
 //! ```
 
+mod authority;
 mod classifier;
 mod config;
 mod error;
-mod event;
 pub mod future;
 mod handle;
 mod layer;
+mod observe;
 mod per_host;
 mod service;
 mod state;
+mod vocabulary;
 mod window;
 
 pub use classifier::{DefaultFailureClassifier, FailureClassifier};
 pub use config::CircuitBreakerConfig;
 pub use error::CircuitOpen;
-pub use event::StateChange;
 pub use handle::{CircuitBreakerHandle, CircuitMetrics};
 pub use layer::CircuitBreakerLayer;
 pub use service::CircuitBreaker;
-pub use state::CircuitState;
+pub use vocabulary::{CircuitState, StateChange, StateChangeReason};
