@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::classifier::{DefaultFailureClassifier, FailureClassifier};
-use super::vocabulary::{StateChange, WindowKind};
+use super::vocabulary::{AbandonedCalls, StateChange, WindowKind};
 
 /// The callback of [`CircuitBreakerConfig::on_state_change`].
 pub(crate) type StateChangeHook = Arc<dyn Fn(&StateChange<'_>) + Send + Sync>;
@@ -37,6 +37,7 @@ pub(crate) const MAX_HALF_OPEN_CALLS: u32 = (1 << 15) - 1;
 /// | [`max_open_duration`](Self::max_open_duration) | none: no growth |
 /// | [`half_open_calls`](Self::half_open_calls) | 1 |
 /// | [`max_probe_duration`](Self::max_probe_duration) | 60 s |
+/// | [`abandoned_calls`](Self::abandoned_calls) | [`AbandonedCalls::SlowWhenLate`]: slow when abandoned after the slow-call duration, else nothing |
 /// | [`classifier`](Self::classifier) | [`DefaultFailureClassifier`]: transport errors, 408, 429, 500, 502, 503, 504 |
 /// | [`on_state_change`](Self::on_state_change) | none |
 /// | [`max_hosts`](Self::max_hosts) | 1,024 (per-host breakers only) |
@@ -73,6 +74,7 @@ pub struct CircuitBreakerConfig {
     pub(crate) max_open_duration: Option<Duration>,
     pub(crate) half_open_calls: u32,
     pub(crate) max_probe_duration: Duration,
+    pub(crate) abandoned_calls: AbandonedCalls,
     pub(crate) classifier: Arc<dyn FailureClassifier>,
     pub(crate) on_state_change: Option<StateChangeHook>,
     pub(crate) max_hosts: usize,
@@ -93,6 +95,7 @@ impl Default for CircuitBreakerConfig {
             max_open_duration: None,
             half_open_calls: 1,
             max_probe_duration: DEFAULT_MAX_PROBE_DURATION,
+            abandoned_calls: AbandonedCalls::SlowWhenLate,
             classifier: Arc::new(DefaultFailureClassifier),
             on_state_change: None,
             max_hosts: DEFAULT_MAX_HOSTS,
@@ -355,6 +358,24 @@ impl CircuitBreakerConfig {
         self
     }
 
+    /// What a call counts as when its future is dropped before it ends (a
+    /// hedge that lost, a caller that gave up, a timeout above the
+    /// breaker): see [`AbandonedCalls`]. Default:
+    /// [`AbandonedCalls::SlowWhenLate`]: a call abandoned after at least
+    /// the [slow-call duration](Self::slow_calls) is slow, an earlier one
+    /// counts as nothing. So with slow-call detection on, a host that
+    /// hangs while its callers give up trips the slow-call rule.
+    ///
+    /// ```
+    /// use tower_http_retry::circuit_breaker::AbandonedCalls;
+    /// let config = tower_http_retry::CircuitBreakerConfig::default()
+    ///     .abandoned_calls(AbandonedCalls::Failed);
+    /// ```
+    pub fn abandoned_calls(mut self, abandoned: AbandonedCalls) -> Self {
+        self.abandoned_calls = abandoned;
+        self
+    }
+
     /// Replaces the rule deciding which outcomes are failures. Default:
     /// [`DefaultFailureClassifier`] (transport errors, 408, 429, 500, 502,
     /// 503, 504). It is never shown an error classed
@@ -462,6 +483,7 @@ impl fmt::Debug for CircuitBreakerConfig {
             .field("max_open_duration", &self.max_open_duration)
             .field("half_open_calls", &self.half_open_calls)
             .field("max_probe_duration", &self.max_probe_duration)
+            .field("abandoned_calls", &self.abandoned_calls)
             .field("on_state_change", &self.on_state_change.is_some())
             .field("max_hosts", &self.max_hosts)
             .finish_non_exhaustive()
@@ -482,6 +504,7 @@ mod tests {
         assert_eq!(c.open_duration, Duration::from_secs(30));
         assert_eq!(c.half_open_calls, 1);
         assert_eq!(c.max_probe_duration, Duration::from_secs(60));
+        assert_eq!(c.abandoned_calls, AbandonedCalls::SlowWhenLate);
         assert_eq!(c.max_hosts, 1024);
         c.validate();
     }

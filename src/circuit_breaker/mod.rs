@@ -35,8 +35,10 @@
 //!   go through, however many callers race for them; every other call
 //!   fails fast. When all of them succeed the breaker closes with an empty
 //!   window; when one fails it opens again (for longer, up to
-//!   `max_open_duration`, if that is set). A probe whose future is dropped,
-//!   or whose inner service panics, gives its permit back. A probe that is
+//!   `max_open_duration`, if that is set). A probe whose inner service
+//!   panics, or whose future is dropped early, gives its permit back; one
+//!   dropped after the slow-call duration is a failed probe (see
+//!   *Abandoned calls*). A probe that is
 //!   out too long is not waited for: once every probe is taken, the next
 //!   call opens the breaker again for another round when the latest probe
 //!   has been out longer than the slow-call duration (with `slow_calls`
@@ -51,6 +53,19 @@
 //! - the slow-call rate (calls slower than the `slow_calls` duration) is at
 //!   least its threshold, once the window holds `minimum_calls` calls;
 //! - `consecutive_failures` calls failed in a row.
+//!
+//! # Abandoned calls
+//!
+//! A call whose future is dropped before it ends (a hedge that lost, a
+//! caller that gave up, a timeout above the breaker) counts by
+//! [`abandoned_calls`](CircuitBreakerConfig::abandoned_calls): by default
+//! ([`AbandonedCalls::SlowWhenLate`]) as a slow call when it was out for
+//! at least the slow-call duration, and as nothing when abandoned earlier.
+//! A host that hangs while its callers give up so trips the slow-call rule
+//! (turn `slow_calls` on, below the callers' timeouts), while a hedge's
+//! loser or an impatient caller, which learned nothing of the downstream,
+//! moves nothing. [`AbandonedCalls::Failed`] counts every abandonment as a
+//! failure; [`AbandonedCalls::Ignored`] counts none.
 //!
 //! The window is count-based (the last `window_size` calls) or time-based
 //! (the calls of the last `time_window` seconds). An outcome is recorded
@@ -70,6 +85,7 @@
 //! | open duration | 30 s | resilience4j `waitDurationInOpenState` is 60 s |
 //! | growth of the open duration | none | resilience4j's default interval function is constant |
 //! | half-open probes | 1 | resilience4j `permittedNumberOfCallsInHalfOpenState` is 10; all must succeed here |
+//! | abandoned calls | slow when out for the slow-call duration, else nothing | seatbelt's `AbandonedPolicy` makes it a choice; an early give-up says nothing of the downstream |
 //! | longest wait for a probe | 60 s | resilience4j `maxWaitDurationInHalfOpenState` (off there); its slow-call duration |
 //! | failures | 408, 429, 500, 502, 503, 504, transport errors; fatal errors not counted | exactly what `RetryLayer` treats as transient |
 //!
@@ -295,4 +311,4 @@ pub use error::CircuitOpen;
 pub use handle::{CircuitBreakerHandle, CircuitMetrics};
 pub use layer::CircuitBreakerLayer;
 pub use service::CircuitBreaker;
-pub use vocabulary::{CircuitState, StateChange, StateChangeReason};
+pub use vocabulary::{AbandonedCalls, CircuitState, StateChange, StateChangeReason};

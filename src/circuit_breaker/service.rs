@@ -197,7 +197,7 @@ where
             // open when the caller asked. The guard gives a probe's permit
             // back.
             let open = breaker.rejection(None);
-            drop(Guard::new(breaker, permit));
+            Guard::new(breaker, permit).discard();
             return ResponseFuture::rejected(open);
         }
         let guard = Guard::new(breaker, permit);

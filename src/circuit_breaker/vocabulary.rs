@@ -177,6 +177,67 @@ pub struct StateChange<'a> {
     pub open_for: Option<Duration>,
 }
 
+/// What a call counts as when its future is dropped before it ends: a
+/// hedge that lost, a caller that gave up, a timeout above the breaker.
+/// Set with
+/// [`CircuitBreakerConfig::abandoned_calls`](crate::CircuitBreakerConfig::abandoned_calls).
+///
+/// "Late" means abandoned after at least the
+/// [slow-call duration](crate::CircuitBreakerConfig::slow_calls); without
+/// slow-call detection no abandonment is late. An abandonment that counts
+/// as nothing gives a half-open probe's permit back; one that counts as
+/// slow or failed fails the probe. A future unwound by a panic always
+/// counts as nothing.
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_http_retry::circuit_breaker::AbandonedCalls;
+/// use tower_http_retry::CircuitBreakerConfig;
+///
+/// // A host that hangs while callers time out at 2 s trips the breaker.
+/// let config = CircuitBreakerConfig::default()
+///     .slow_calls(Duration::from_secs(1), 0.5)
+///     .abandoned_calls(AbandonedCalls::SlowWhenLate); // the default
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum AbandonedCalls {
+    /// Nothing, however late: the call is as if never made.
+    Ignored,
+    /// The default. A late abandonment is a slow call (not a failure);
+    /// an earlier one counts as nothing. An early give-up says nothing of
+    /// the downstream: every hedge has a loser, usually within
+    /// milliseconds of a healthy answer, and callers cancel for their own
+    /// reasons; counting those as failures would let hedging or impatient
+    /// callers open the breaker on a healthy host, and counting them as
+    /// successes would dilute a real failure rate with calls that never
+    /// answered. A call out past the slow-call duration, though, was slow
+    /// whatever became of it.
+    #[default]
+    SlowWhenLate,
+    /// A failure, whenever it was abandoned (and slow as well when late):
+    /// for a stack whose only deadline is a timeout above the breaker, and
+    /// whose callers never give up for reasons of their own.
+    Failed,
+}
+
+impl AbandonedCalls {
+    /// What a call abandoned `late` (or not) counts as; `None`: nothing.
+    pub(crate) fn outcome(self, late: bool) -> Option<CallOutcome> {
+        match self {
+            AbandonedCalls::Ignored => None,
+            AbandonedCalls::SlowWhenLate => late.then_some(CallOutcome {
+                failure: false,
+                slow: true,
+            }),
+            AbandonedCalls::Failed => Some(CallOutcome {
+                failure: true,
+                slow: late,
+            }),
+        }
+    }
+}
+
 /// The breaker's own state: the three of [`CircuitState`], and the two an
 /// operator can hold it in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
