@@ -71,7 +71,7 @@ impl RetryPolicy {
         let reason = match result {
             Ok(res) if !config.statuses.contains(res.status()) => return Ok(None),
             Ok(res) => RetryReason::Status(res.status()),
-            Err(e) => match ErrorClass::of(e) {
+            Err(e) => match config.error_types.class_of(e) {
                 ErrorClass::Fatal => return Ok(None),
                 class => RetryReason::Error(class),
             },

@@ -9,7 +9,7 @@ use tower::retry::budget::Budget;
 use super::budget::LeanTpsBudget;
 use super::RetryEvent;
 use crate::backoff::{Backoff, ExponentialBackoff, Jitter};
-use crate::classify::StatusSet;
+use crate::classify::{ErrorTypes, StatusSet};
 
 /// When and how to retry: the `tower::retry::Policy` used by
 /// [`RetryLayer`](crate::RetryLayer).
@@ -67,6 +67,7 @@ pub(super) struct Config {
     pub(super) budget: Option<Arc<dyn Budget + Send + Sync>>,
     pub(super) on_retry: Option<Hook>,
     pub(super) on_give_up: Option<Hook>,
+    pub(super) error_types: ErrorTypes,
 }
 
 pub(super) type Hook = Arc<dyn Fn(&RetryEvent<'_>) + Send + Sync>;
@@ -88,6 +89,7 @@ impl Default for RetryPolicy {
                 budget: Some(Arc::new(LeanTpsBudget::default())),
                 on_retry: None,
                 on_give_up: None,
+                error_types: ErrorTypes::default(),
             }),
             attempt: 1,
             previous: Duration::ZERO,
@@ -291,6 +293,46 @@ impl RetryPolicy {
     /// ```
     pub fn without_budget(mut self) -> Self {
         self.config().budget = None;
+        self
+    }
+
+    /// Teaches the policy an error type of your own, so that its
+    /// `source()` chain is walked like that of a known error
+    /// ([`ErrorClass::from_error`](crate::ErrorClass::from_error)). Default:
+    /// none.
+    ///
+    /// The policy is generic over the error type of the service it retries,
+    /// and Rust cannot ask a value of a generic type whether it is an error:
+    /// the policy sees as errors the boxed ones (`tower::BoxError`, as every
+    /// layer that adds errors returns, the circuit breaker included), the
+    /// types of [`ErrorClass`](crate::ErrorClass)'s table, and the types
+    /// registered here. An error of any other type is
+    /// [`Ambiguous`](crate::ErrorClass::Ambiguous): a POST that failed with
+    /// it is never replayed, even when a refused connection is beneath it.
+    ///
+    /// ```
+    /// use std::{error::Error, fmt, io};
+    ///
+    /// /// The error of a client of your own, with the I/O error beneath it.
+    /// #[derive(Debug)]
+    /// struct MyClientError(io::Error);
+    /// impl fmt::Display for MyClientError {
+    ///     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    ///         f.write_str("my client failed")
+    ///     }
+    /// }
+    /// impl Error for MyClientError {
+    ///     fn source(&self) -> Option<&(dyn Error + 'static)> {
+    ///         Some(&self.0)
+    ///     }
+    /// }
+    ///
+    /// // A refused connection beneath `MyClientError` now proves that the
+    /// // request never left: it is retried whatever its method.
+    /// let policy = tower_http_retry::RetryPolicy::default().error_type::<MyClientError>();
+    /// ```
+    pub fn error_type<E: std::error::Error + 'static>(mut self) -> Self {
+        self.config().error_types.register::<E>();
         self
     }
 }
