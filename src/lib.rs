@@ -91,7 +91,9 @@ pub use circuit_breaker::{
     CircuitState,
 };
 pub use classify::ErrorClass;
-pub use retry::{Attempts, ResendCount, RetryEvent, RetryLayer, RetryPolicy, RetryReason};
+pub use retry::{
+    Attempts, GiveUpEvent, ResendCount, RetryEvent, RetryLayer, RetryPolicy, RetryReason,
+};
 
 // The README's examples compile and run as doctests (they need every
 // feature: `cargo test --all-features`, as CI runs it).

@@ -12,6 +12,15 @@ use http::{header::HeaderName, Method, Request, StatusCode};
 
 use crate::circuit_breaker::CircuitOpen;
 
+mod classifier;
+mod outcome;
+mod verdict;
+
+pub use self::classifier::{Classifier, DefaultClassifier};
+pub use self::outcome::Outcome;
+pub(crate) use self::outcome::RequestView;
+pub use self::verdict::Verdict;
+
 /// What an error proves about whether the request reached the server: the
 /// one classification shared by the retry policy and the circuit breaker.
 ///

@@ -105,12 +105,14 @@ mod decide;
 mod drain;
 mod event;
 mod future;
+mod hooks;
 mod layer;
 mod policy;
 mod retry_after;
 
-pub use attempts::{Attempts, ResendCount};
-pub use event::RetryEvent;
+pub use crate::classify::{Classifier, DefaultClassifier, Outcome, Verdict};
+pub use attempts::{Attempts, AttemptsHandle, ResendCount};
+pub use event::{GiveUpEvent, GiveUpReason, RetryEvent, WaitSource};
 pub use future::RetryDelay;
 pub use layer::RetryLayer;
 pub use policy::RetryPolicy;
