@@ -74,6 +74,7 @@ pub mod backoff;
 pub mod body;
 pub mod circuit_breaker;
 mod classify;
+pub mod hedge;
 #[cfg(feature = "metrics")]
 mod metrics;
 #[cfg(feature = "reqwest")]
@@ -91,6 +92,7 @@ pub use circuit_breaker::{
     CircuitState,
 };
 pub use classify::ErrorClass;
+pub use hedge::HedgeLayer;
 pub use retry::{Attempts, ResendCount, RetryEvent, RetryLayer, RetryPolicy, RetryReason};
 
 // The README's examples compile and run as doctests (they need every

@@ -293,6 +293,12 @@ impl RetryPolicy {
         self.config().budget = None;
         self
     }
+
+    /// The budget this policy withdraws from, shared: hedging spends it too
+    /// (`HedgeLayer::budget_of`), and takes its default from here.
+    pub(crate) fn shared_budget(&self) -> Option<Arc<dyn Budget + Send + Sync>> {
+        self.config.budget.clone()
+    }
 }
 
 impl RetryPolicy {
