@@ -70,6 +70,7 @@
 // Nothing a peer sends may panic the crate: no `unwrap` outside tests.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+mod authority_map;
 pub mod backoff;
 pub mod body;
 pub mod circuit_breaker;
@@ -82,6 +83,7 @@ mod metrics;
 mod reqwest;
 pub mod retry;
 mod sync;
+pub mod throttle;
 
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
@@ -94,6 +96,7 @@ pub use circuit_breaker::{
 pub use classify::ErrorClass;
 pub use hedge::HedgeLayer;
 pub use retry::{Attempts, ResendCount, RetryEvent, RetryLayer, RetryPolicy, RetryReason};
+pub use throttle::{AdaptiveThrottleLayer, Throttled};
 
 // The README's examples compile and run as doctests (they need every
 // feature: `cargo test --all-features`, as CI runs it).

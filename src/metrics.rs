@@ -83,3 +83,12 @@ pub(crate) fn circuit_rejected(name: Option<&str>, host: Option<&str>) {
 pub(crate) fn hedge(outcome: &'static str) {
     metrics::counter!("tower_http_retry_hedges_total", "outcome" => outcome).increment(1);
 }
+
+/// The adaptive throttle's rejection probability, per host or not.
+pub(crate) fn throttle_probability(host: Option<&str>, p: f64) {
+    metrics::gauge!(
+        "tower_http_retry_throttle_probability",
+        "host" => host.unwrap_or("").to_owned()
+    )
+    .set(p);
+}

@@ -11,6 +11,7 @@ use std::io;
 use http::{header::HeaderName, Method, Request, StatusCode};
 
 use crate::circuit_breaker::CircuitOpen;
+use crate::throttle::Throttled;
 
 /// What an error proves about whether the request reached the server: the
 /// one classification shared by the retry policy and the circuit breaker.
@@ -102,7 +103,8 @@ pub(crate) fn as_error(error: &dyn Any) -> Option<&(dyn Error + 'static)> {
         hyper::Error,
         io::Error,
         tower::timeout::error::Elapsed,
-        CircuitOpen
+        CircuitOpen,
+        Throttled
     );
     #[cfg(feature = "reqwest")]
     known!(::reqwest::Error);
@@ -129,7 +131,8 @@ fn classify_chain(error: &(dyn Error + 'static)) -> ErrorClass {
 }
 
 fn classify_link(e: &(dyn Error + 'static)) -> Option<ErrorClass> {
-    if e.is::<CircuitOpen>() {
+    // Refusals of our own layers: retrying cannot help.
+    if e.is::<CircuitOpen>() || e.is::<Throttled>() {
         return Some(ErrorClass::Fatal);
     }
     if let Some(e) = e.downcast_ref::<hyper_util::client::legacy::Error>() {
