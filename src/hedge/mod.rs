@@ -124,6 +124,7 @@
 pub mod future;
 mod latency;
 mod layer;
+mod race;
 mod service;
 
 pub use layer::HedgeLayer;
