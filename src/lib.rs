@@ -117,10 +117,12 @@
 // Nothing a peer sends may panic the crate: no `unwrap` outside tests.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+mod authority_map;
 pub mod backoff;
 pub mod body;
 pub mod circuit_breaker;
 mod classify;
+pub mod hedge;
 #[cfg(feature = "metrics")]
 mod metrics;
 #[cfg(feature = "reqwest")]
@@ -128,6 +130,7 @@ mod metrics;
 mod reqwest;
 pub mod retry;
 mod sync;
+pub mod throttle;
 
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
@@ -138,9 +141,11 @@ pub use circuit_breaker::{
     CircuitState,
 };
 pub use classify::ErrorClass;
+pub use hedge::HedgeLayer;
 pub use retry::{
     Attempts, GiveUpEvent, ResendCount, RetryEvent, RetryLayer, RetryPolicy, RetryReason,
 };
+pub use throttle::{AdaptiveThrottleLayer, Throttled};
 
 // The README's examples compile and run as doctests (they need every
 // feature: `cargo test --all-features`, as CI runs it).

@@ -298,6 +298,12 @@ impl RetryPolicy {
         self
     }
 
+    /// The budget this policy withdraws from, shared: hedging spends it too
+    /// (`HedgeLayer::budget_of`), and takes its default from here.
+    pub(crate) fn shared_budget(&self) -> Option<Arc<dyn Budget + Send + Sync>> {
+        self.config.budget.clone()
+    }
+
     /// Teaches the policy an error type of your own, so that its
     /// `source()` chain is walked like that of a known error
     /// ([`ErrorClass::from_error`](crate::ErrorClass::from_error)). Default:

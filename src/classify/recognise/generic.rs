@@ -1,5 +1,5 @@
 //! Errors of no particular client: boxes, `std::io::Error`, tower's
-//! timeout, the breaker's [`CircuitOpen`].
+//! timeout, the crate's own refusals ([`CircuitOpen`], [`Throttled`]).
 
 use std::any::Any;
 use std::error::Error;
@@ -7,6 +7,7 @@ use std::io;
 
 use super::{downcast, ErrorClass};
 use crate::circuit_breaker::CircuitOpen;
+use crate::throttle::Throttled;
 
 pub(super) fn as_error(error: &dyn Any) -> Option<&(dyn Error + 'static)> {
     if let Some(boxed) = error.downcast_ref::<tower::BoxError>() {
@@ -21,13 +22,16 @@ pub(super) fn as_error(error: &dyn Any) -> Option<&(dyn Error + 'static)> {
     downcast::<io::Error>(error)
         .or_else(|| downcast::<tower::timeout::error::Elapsed>(error))
         .or_else(|| downcast::<CircuitOpen>(error))
+        .or_else(|| downcast::<Throttled>(error))
 }
 
 /// A refused connection, or a local address that cannot be had, proves the
-/// request never left; [`CircuitOpen`] is fatal (the loop ends at once).
+/// request never left; the crate's own refusals ([`CircuitOpen`],
+/// [`Throttled`]) are fatal: the loop ends at once, and no breaker counts
+/// them.
 /// Every other I/O error, tower's `Elapsed` included, proves nothing.
 pub(super) fn classify(e: &(dyn Error + 'static)) -> Option<ErrorClass> {
-    if e.is::<CircuitOpen>() {
+    if e.is::<CircuitOpen>() || e.is::<Throttled>() {
         return Some(ErrorClass::Fatal);
     }
     match e.downcast_ref::<io::Error>()?.kind() {
