@@ -13,6 +13,7 @@ use std::task::{Context, Poll};
 use bytes::{Buf, Bytes};
 use http_body::Body;
 use http_body_util::combinators::BoxBody;
+#[cfg(any(feature = "hyper", feature = "reqwest"))]
 use http_body_util::BodyExt;
 use tower::BoxError;
 
@@ -69,6 +70,7 @@ pub(crate) fn take<B: 'static>(body: &mut B) -> Option<Drain> {
     let any: &mut dyn std::any::Any = body;
     // hyper's `Incoming` boxed (`res.map(BodyExt::boxed)`), and any body
     // boxed with a boxed error (`BodyExt::map_err(Into::into).boxed()`).
+    #[cfg(feature = "hyper")]
     if let Some(b) = any.downcast_mut::<BoxBody<Bytes, hyper::Error>>() {
         return Some(Drain::new(std::mem::take(b).map_err(Into::into)));
     }
