@@ -182,7 +182,7 @@ impl RetryPolicy {
             })) => {
                 tracing::debug!(
                     attempt = self.attempt,
-                    delay_ms = delay.as_millis() as u64,
+                    delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
                     delay_from = from.as_str(),
                     %reason,
                     method = %req.method(),
@@ -207,8 +207,8 @@ impl RetryPolicy {
                 self.attempt += 1;
                 self.previous = delay;
                 let drain = match result {
-                    Ok(res) if !delay.is_zero() => drain::take(res.body_mut()),
-                    _ => None,
+                    Ok(res) => drain::take(res.body_mut()),
+                    Err(_) => None,
                 };
                 return Some(RetryDelay::new(delay, drain));
             }

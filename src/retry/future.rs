@@ -6,16 +6,21 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use pin_project_lite::pin_project;
-use tokio::time::Sleep;
+use tokio::time::{Instant, Sleep};
 
-use super::drain::Drain;
+use super::drain::{Drain, DRAIN_GRACE};
 
 pin_project! {
     /// The wait before a retry: the future of [`RetryPolicy`](crate::RetryPolicy)'s
     /// `tower::retry::Policy` impl.
     ///
-    /// A zero delay resolves at once, without touching the timer. tower's
-    /// `Retry` polls it; user code rarely sees it.
+    /// It ends when the delay is over, never earlier. While it waits, the
+    /// discarded response's body (for the body types the policy can take)
+    /// is read to keep its connection; a delay shorter than 50 ms waits for
+    /// that read until 50 ms after the response at most, a longer one is
+    /// never lengthened. A zero delay without a body to read resolves at
+    /// once, without touching the timer. tower's `Retry` polls it; user code
+    /// rarely sees it.
     ///
     /// ```
     /// use tower::retry::Policy;
@@ -38,20 +43,34 @@ pin_project! {
     #[derive(Debug)]
     enum State {
         Now,
-        Sleep { #[pin] sleep: Sleep },
+        Sleep {
+            #[pin]
+            sleep: Sleep,
+            // While the drain may hold the retry past its delay: when the
+            // delay ends (the sleep ends at the grace's end).
+            delay_ends: Option<Instant>,
+        },
     }
 }
 
 impl RetryDelay {
     pub(crate) fn new(delay: Duration, drain: Option<Drain>) -> Self {
-        let state = if delay.is_zero() {
-            State::Now
-        } else {
-            // `sleep` (not `sleep_until(now + delay)`) so that a huge delay
-            // cannot overflow an `Instant`; the policy caps it anyway.
-            State::Sleep {
-                sleep: tokio::time::sleep(delay),
+        let state = match &drain {
+            None if delay.is_zero() => State::Now,
+            Some(_) if delay < DRAIN_GRACE => {
+                let now = Instant::now();
+                State::Sleep {
+                    sleep: tokio::time::sleep_until(now + DRAIN_GRACE),
+                    delay_ends: Some(now + delay),
+                }
             }
+            // `sleep` (not `sleep_until(now + delay)`): tokio saturates a
+            // delay too large for an `Instant` (`Duration::MAX`) to a far
+            // future instead of overflowing.
+            _ => State::Sleep {
+                sleep: tokio::time::sleep(delay),
+                delay_ends: None,
+            },
         };
         RetryDelay { state, drain }
     }
@@ -62,15 +81,33 @@ impl Future for RetryDelay {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.project();
-        // Bounded by the wait: when it ends, a body not yet read is dropped.
-        if let Some(drain) = this.drain {
-            if drain.poll_drain(cx).is_ready() {
-                *this.drain = None;
-            }
+        let StateProj::Sleep {
+            mut sleep,
+            delay_ends,
+        } = this.state.project()
+        else {
+            return Poll::Ready(());
+        };
+        // The timer first: when it ends, the retry goes, whatever the drain
+        // (a body not yet read is dropped with this future).
+        if sleep.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(());
         }
-        match this.state.project() {
-            StateProj::Now => Poll::Ready(()),
-            StateProj::Sleep { sleep } => sleep.poll(cx),
+        let Some(drain) = this.drain else {
+            return Poll::Pending;
+        };
+        if drain.poll_drain(cx).is_pending() {
+            return Poll::Pending;
+        }
+        *this.drain = None;
+        // Read before the grace ended: the retry goes when its delay ends.
+        match delay_ends.take() {
+            Some(at) if at <= Instant::now() => Poll::Ready(()),
+            Some(at) => {
+                sleep.as_mut().reset(at);
+                sleep.poll(cx)
+            }
+            None => Poll::Pending,
         }
     }
 }
