@@ -98,10 +98,12 @@ impl RetryPolicy {
         let (delay, from) = match retry_after {
             Some(RetryAfter::After(d)) => (d, DelayFrom::RetryAfter),
             Some(RetryAfter::TooLong) => return Err((reason, GiveUp::RetryAfterTooLong)),
-            Some(RetryAfter::Invalid) | None => {
-                let d = config.backoff.delay(self.attempt, self.previous);
-                (d.min(config.max_retry_after), DelayFrom::Backoff)
-            }
+            // The user's own wait: `max_retry_after` caps what a server
+            // asks for, not this (the backoff's `max_delay` caps it).
+            Some(RetryAfter::Invalid) | None => (
+                config.backoff.delay(self.attempt, self.previous),
+                DelayFrom::Backoff,
+            ),
         };
         if let (Some(max), Some(start)) = (config.max_elapsed, self.start) {
             let ends = start.elapsed().saturating_add(delay);
