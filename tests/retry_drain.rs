@@ -6,17 +6,15 @@
 mod support;
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
-use http_body::{Body, Frame};
+use http_body::Frame;
 use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Full, StreamBody};
 use support::*;
 use tokio::time::Instant;
 use tower::{service_fn, BoxError, Layer, ServiceBuilder, ServiceExt};
@@ -24,22 +22,12 @@ use tower_http_retry::backoff::ConstantBackoff;
 use tower_http_retry::{BoxResponseBody, BoxResponseBodyLayer, RetryLayer, RetryPolicy};
 
 /// A body always ready with `frame()`, for ever; counts the frames it gave.
-struct Endless {
-    frame: fn() -> Frame<Bytes>,
-    given: Arc<AtomicU64>,
-}
-
-impl Body for Endless {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        self.given.fetch_add(1, Ordering::SeqCst);
-        Poll::Ready(Some(Ok((self.frame)())))
-    }
+fn endless(frame: fn() -> Frame<Bytes>, given: Arc<AtomicU64>) -> BoxBody<Bytes, BoxError> {
+    let frames = futures_util::stream::repeat_with(move || {
+        given.fetch_add(1, Ordering::SeqCst);
+        Ok(frame())
+    });
+    StreamBody::new(frames).boxed()
 }
 
 /// Runs `test` on a current-thread runtime (with paused time if asked) on a
@@ -71,7 +59,7 @@ where
     }
 }
 
-/// A 503 whose body is `Endless(frame)`, then 200; the times of the calls,
+/// A 503 whose body is `endless(frame)`, then 200; the times of the calls,
 /// and the frames the endless body gave.
 async fn retry_after_an_endless_body(
     frame: fn() -> Frame<Bytes>,
@@ -90,7 +78,7 @@ async fn retry_after_an_endless_body(
         let given = given2.clone();
         async move {
             let body = if n == 1 {
-                Endless { frame, given }.boxed()
+                endless(frame, given)
             } else {
                 Full::default().map_err(BoxError::from).boxed()
             };
@@ -203,18 +191,6 @@ async fn zero_delay_error_pages(failures: usize) -> TestServer {
         res
     })
     .await
-}
-
-async fn attempts_and_connections<S, B>(svc: S, server: &TestServer) -> (Option<u32>, usize)
-where
-    S: tower::Service<Request<Full<Bytes>>, Response = http::Response<B>>,
-    S::Error: std::fmt::Debug,
-{
-    let res = svc
-        .oneshot(request(Method::GET, &server.url("/")))
-        .await
-        .unwrap();
-    (attempts(&res), server.connections())
 }
 
 #[tokio::test]

@@ -15,19 +15,40 @@ use tower_http_retry::{Attempts, RetryLayer, RetryPolicy};
 
 type CallLog = Arc<Mutex<Vec<Duration>>>;
 
+/// An in-memory downstream.
+trait Downstream:
+    tower::Service<
+        Request<Full<Bytes>>,
+        Response = Response<Full<Bytes>>,
+        Error = Infallible,
+        Future: Send,
+    > + Clone
+{
+}
+
+impl<S> Downstream for S where
+    S: tower::Service<
+            Request<Full<Bytes>>,
+            Response = Response<Full<Bytes>>,
+            Error = Infallible,
+            Future: Send,
+        > + Clone
+{
+}
+
 /// A downstream answering `respond(n)` to call `n`, recording when each call
 /// arrived (in paused time, relative to `start`).
 fn downstream(
     respond: impl Fn(usize) -> Response<Full<Bytes>> + Clone + Send + 'static,
-) -> (
-    impl tower::Service<
-            Request<Full<Bytes>>,
-            Response = Response<Full<Bytes>>,
-            Error = Infallible,
-            Future = impl Send,
-        > + Clone,
-    CallLog,
-) {
+) -> (impl Downstream, CallLog) {
+    downstream_taking(Duration::ZERO, respond)
+}
+
+/// [`downstream`] whose every answer takes `takes`.
+fn downstream_taking(
+    takes: Duration,
+    respond: impl Fn(usize) -> Response<Full<Bytes>> + Clone + Send + 'static,
+) -> (impl Downstream, CallLog) {
     let start = Instant::now();
     let log = Arc::new(Mutex::new(Vec::new()));
     let log2 = log.clone();
@@ -38,7 +59,12 @@ fn downstream(
             log.len() - 1
         };
         let res = respond.clone()(n);
-        async move { Ok::<_, Infallible>(res) }
+        async move {
+            if !takes.is_zero() {
+                tokio::time::sleep(takes).await;
+            }
+            Ok::<_, Infallible>(res)
+        }
     });
     (svc, log)
 }
@@ -214,30 +240,6 @@ async fn seeded_jitter_gives_the_same_schedule_twice() {
     assert_eq!(a.len(), 5);
 }
 
-/// A downstream whose every attempt takes 8 s and fails with 503; the times
-/// the attempts started.
-fn slow_failing_downstream() -> (
-    impl tower::Service<
-            Request<Full<Bytes>>,
-            Response = Response<Full<Bytes>>,
-            Error = Infallible,
-            Future = impl Send,
-        > + Clone,
-    CallLog,
-) {
-    let start = Instant::now();
-    let log: CallLog = Arc::new(Mutex::new(Vec::new()));
-    let log2 = log.clone();
-    let svc = service_fn(move |_req: Request<Full<Bytes>>| {
-        log2.lock().unwrap().push(start.elapsed());
-        async {
-            tokio::time::sleep(Duration::from_secs(8)).await;
-            Ok::<_, Infallible>(status(503))
-        }
-    });
-    (svc, log)
-}
-
 fn max_elapsed_20s() -> RetryPolicy {
     RetryPolicy::default()
         .without_budget()
@@ -250,7 +252,7 @@ fn max_elapsed_20s() -> RetryPolicy {
 async fn max_elapsed_bounds_when_the_last_retry_starts_not_the_call() {
     // Attempts of 8 s, 1 s apart: the retry at 18 s ends by 20 s and is
     // made; it runs to 26 s.
-    let (svc, log) = slow_failing_downstream();
+    let (svc, log) = downstream_taking(Duration::from_secs(8), |_| status(503));
     let started = Instant::now();
     let res = call(max_elapsed_20s(), svc).await;
     assert_eq!(res.extensions().get::<Attempts>(), Some(&Attempts::new(3)));
@@ -261,7 +263,7 @@ async fn max_elapsed_bounds_when_the_last_retry_starts_not_the_call() {
 
 #[tokio::test(start_paused = true)]
 async fn a_timeout_above_the_retries_bounds_the_whole_call() {
-    let (svc, log) = slow_failing_downstream();
+    let (svc, log) = downstream_taking(Duration::from_secs(8), |_| status(503));
     let started = Instant::now();
     let client = ServiceBuilder::new()
         .timeout(Duration::from_secs(20))

@@ -143,18 +143,9 @@ mod tests {
     use http_body_util::Full;
 
     /// A body that is always ready, with `frame()` for ever.
-    struct Endless(fn() -> Frame<Bytes>);
-
-    impl Body for Endless {
-        type Data = Bytes;
-        type Error = BoxError;
-
-        fn poll_frame(
-            self: Pin<&mut Self>,
-            _cx: &mut Context<'_>,
-        ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-            Poll::Ready(Some(Ok((self.0)())))
-        }
+    fn endless(frame: fn() -> Frame<Bytes>) -> Drain {
+        let frames = futures_util::stream::repeat_with(move || Ok::<_, BoxError>(frame()));
+        Drain::new(http_body_util::StreamBody::new(frames))
     }
 
     /// Polls `drain` until it is done; returns the polls it took and the
@@ -185,7 +176,7 @@ mod tests {
 
     #[test]
     fn endless_empty_frames_are_read_a_budget_per_poll_and_bounded() {
-        let drain = Drain::new(Endless(|| Frame::data(Bytes::new())));
+        let drain = endless(|| Frame::data(Bytes::new()));
         let (polls, wakes) = polls_to_finish(drain);
         assert_eq!(polls, MAX_DRAIN_FRAMES / FRAMES_PER_POLL);
         assert_eq!(wakes, polls - 1, "every poll but the last wakes itself");
@@ -193,14 +184,14 @@ mod tests {
 
     #[test]
     fn endless_non_data_frames_are_bounded_too() {
-        let drain = Drain::new(Endless(|| Frame::trailers(http::HeaderMap::new())));
+        let drain = endless(|| Frame::trailers(http::HeaderMap::new()));
         let (polls, _) = polls_to_finish(drain);
         assert_eq!(polls, MAX_DRAIN_FRAMES / FRAMES_PER_POLL);
     }
 
     #[test]
     fn endless_bytes_stop_at_the_byte_bound() {
-        let drain = Drain::new(Endless(|| Frame::data(Bytes::from_static(&[0; 1024]))));
+        let drain = endless(|| Frame::data(Bytes::from_static(&[0; 1024])));
         let (polls, _) = polls_to_finish(drain);
         // 257 frames of 1 KiB pass 256 KiB: the ninth poll.
         assert_eq!(polls, 257_u32.div_ceil(FRAMES_PER_POLL));
