@@ -111,3 +111,45 @@ impl Future for RetryDelay {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wait_is_send_and_sync_whatever_the_body_drained() {
+        // `UnsyncBoxBody` and axum's `Body` are `Send` only.
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<RetryDelay>();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_drain_that_ends_before_a_short_delay_leaves_the_delay_exact() {
+        use http_body_util::BodyExt;
+        let body = http_body_util::Full::new(bytes::Bytes::from_static(b"page"))
+            .map_err(tower::BoxError::from)
+            .boxed_unsync();
+        let mut res = http::Response::new(body);
+        let drain = super::super::drain::take(res.body_mut());
+        assert!(drain.is_some());
+        let start = Instant::now();
+        RetryDelay::new(Duration::from_millis(5), drain).await;
+        assert_eq!(start.elapsed(), Duration::from_millis(5));
+        let start = Instant::now();
+        RetryDelay::new(Duration::ZERO, super::super::drain::take(res.body_mut())).await;
+        assert_eq!(start.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_body_that_never_comes_holds_a_zero_delay_for_the_grace_only() {
+        use http_body_util::BodyExt;
+        let pending = http_body_util::StreamBody::new(futures_util::stream::pending::<
+            Result<http_body::Frame<bytes::Bytes>, tower::BoxError>,
+        >())
+        .boxed();
+        let mut res = http::Response::new(pending);
+        let start = Instant::now();
+        RetryDelay::new(Duration::ZERO, super::super::drain::take(res.body_mut())).await;
+        assert_eq!(start.elapsed(), DRAIN_GRACE);
+    }
+}
