@@ -142,8 +142,11 @@ impl RetryPolicy {
 
     /// The wait before each retry, when the response names none with
     /// `Retry-After`. Default: exponential from 100 ms, capped at 10 s, full
-    /// jitter. Any delay it returns is capped at
-    /// [`max_retry_after`](Self::max_retry_after).
+    /// jitter. The delay it returns is the wait, whole: the schedule's own
+    /// cap ([`ExponentialBackoff::max_delay`]) bounds it, not
+    /// [`max_retry_after`](Self::max_retry_after), which bounds what a
+    /// server asks for. A delay too long for the clock (`Duration::MAX`)
+    /// waits as long as tokio's timer can (about 30 years), never less.
     ///
     /// ```
     /// use std::time::Duration;
@@ -184,9 +187,10 @@ impl RetryPolicy {
         self.config.statuses.contains(status)
     }
 
-    /// The longest wait the policy ever sleeps. A `Retry-After` asking for
+    /// The longest wait a server may ask for. A `Retry-After` asking for
     /// longer is not slept: the response goes back to the caller at once.
-    /// A backoff delay above it is cut to it. Default: 60 s.
+    /// It does not cap the [`backoff`](Self::backoff), whose delays are
+    /// yours: its own `max_delay` does. Default: 60 s.
     ///
     /// ```
     /// use std::time::Duration;
@@ -197,8 +201,14 @@ impl RetryPolicy {
         self
     }
 
-    /// The time a request may take, measured from its first attempt: a retry
-    /// whose wait would end past it is not made. Default: none.
+    /// When the last retry may start, measured from the start of the first
+    /// attempt: a retry whose wait would end past `max_elapsed` is not made,
+    /// and the last outcome goes back to the caller. It does not bound the
+    /// whole call: an attempt that starts in time runs as long as it takes
+    /// (attempts of 8 s, a 1 s backoff and `max_elapsed(20 s)`: retries
+    /// start at 9 s and 18 s, and the call ends at 26 s). To bound the
+    /// whole call, put a timeout above the retries, as in the example.
+    /// Default: none.
     ///
     /// # Panics
     ///
@@ -206,7 +216,18 @@ impl RetryPolicy {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let policy = tower_http_retry::RetryPolicy::default().max_elapsed(Duration::from_secs(20));
+    /// use tower::ServiceBuilder;
+    /// use tower_http_retry::{RetryLayer, RetryPolicy};
+    /// # let client = tower::service_fn(|_: http::Request<String>| async {
+    /// #     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+    /// # });
+    ///
+    /// let client = ServiceBuilder::new()
+    ///     .timeout(Duration::from_secs(25)) // the whole call, retries included
+    ///     .layer(RetryLayer::new(
+    ///         RetryPolicy::default().max_elapsed(Duration::from_secs(20)), // no retry starts after 20 s
+    ///     ))
+    ///     .service(client);
     /// ```
     pub fn max_elapsed(mut self, max_elapsed: Duration) -> Self {
         assert!(
