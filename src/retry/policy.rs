@@ -6,7 +6,7 @@ use http::StatusCode;
 use tokio::time::Instant;
 use tower::retry::budget::Budget;
 
-use super::budget::LeanTpsBudget;
+use super::budget::{amounts, LeanTpsBudget};
 use super::RetryEvent;
 use crate::backoff::{Backoff, ExponentialBackoff, Jitter};
 use crate::classify::StatusSet;
@@ -239,18 +239,22 @@ impl RetryPolicy {
         self
     }
 
-    /// A budget with `TpsBudget`'s bounds and its parameters checked (the
-    /// lock-free deposit of the default budget): retries may make up
-    /// `retry_ratio` of the requests seen over `ttl`, plus `min_per_sec`
-    /// retries per second.
+    /// A budget with `TpsBudget`'s bounds and its parameters checked, with a
+    /// deposit that takes no lock: retries may make up `retry_ratio` of the
+    /// requests seen over `ttl`, plus `min_per_sec` retries per second. On
+    /// one thread it grants exactly what `TpsBudget` grants on the same
+    /// schedule, whatever other budgets run on the thread. The ratio is
+    /// kept exactly: `1.0 / 7.0` is a retry every 7 requests (`TpsBudget`
+    /// makes it every 6).
     ///
     /// # Panics
     ///
     /// With a message naming the parameter, if `ttl` is outside 1 s..=60 s,
     /// `min_per_sec` is `i32::MAX` or more, or `retry_ratio` is not finite,
-    /// is negative, above 1000, or one that `TpsBudget` would round
-    /// (a ratio `r ≤ 1` must make `1 / r` a whole number: 1, 0.5, 0.25,
-    /// 0.2, 0.1, …; a ratio above 1 must make `1000 / r` one).
+    /// is negative, above 1000, or one that cannot be kept exactly (a ratio
+    /// `r ≤ 1` must make `1 / r` a whole number: 1, 0.5, 0.25, 0.2, 1/7, …;
+    /// a ratio above 1 must make `1000 / r` one), checked with the
+    /// arithmetic the budget itself uses.
     ///
     /// ```
     /// use std::time::Duration;
@@ -270,14 +274,18 @@ impl RetryPolicy {
             retry_ratio.is_finite() && (0.0..=1000.0).contains(&retry_ratio),
             "RetryPolicy::tps_budget: `retry_ratio` must be within 0..=1000, got {retry_ratio}"
         );
-        let per = if retry_ratio <= 1.0 { 1.0 } else { 1000.0 };
-        if retry_ratio > 0.0 {
-            let withdraw = f64::from(per) / f64::from(retry_ratio);
-            assert!(
-                (withdraw - withdraw.round()).abs() < 1e-4,
+        // The arithmetic the budget uses: `deposit / withdraw` must be the
+        // ratio asked for, to the precision of an f32.
+        let (deposit, withdraw) = amounts(retry_ratio);
+        let kept = deposit as f64 / withdraw as f64;
+        let asked = f64::from(retry_ratio);
+        if retry_ratio != 0.0 && (kept - asked).abs() > asked * 1e-6 {
+            // What `TpsBudget` itself would keep: it truncates.
+            let per = deposit as f32;
+            let tower = per / ((per / retry_ratio) as isize).max(1) as f32;
+            panic!(
                 "RetryPolicy::tps_budget: `retry_ratio` {retry_ratio} would be rounded by TpsBudget \
-                 (tower issue 857) to {}; use a ratio r for which {per}/r is a whole number",
-                per / withdraw.trunc() as f32
+                 (tower issue 857) to {tower}; use a ratio r for which {per}/r is a whole number"
             );
         }
         self.budget(LeanTpsBudget::new(ttl, min_per_sec, retry_ratio))
