@@ -6,7 +6,7 @@ use http::StatusCode;
 use tokio::time::Instant;
 use tower::retry::budget::Budget;
 
-use super::budget::{amounts, LeanTpsBudget};
+use super::budget::EarnedBudget;
 use super::RetryEvent;
 use crate::backoff::{Backoff, ExponentialBackoff, Jitter};
 use crate::classify::StatusSet;
@@ -21,7 +21,7 @@ use crate::classify::StatusSet;
 /// | [`retry_statuses`](Self::retry_statuses) | 408, 429, 500, 502, 503, 504 |
 /// | [`max_retry_after`](Self::max_retry_after) | 60 s |
 /// | [`max_elapsed`](Self::max_elapsed) | none |
-/// | [`budget`](Self::budget) | the bounds of `TpsBudget::new(10 s, 10, 0.2)`: 20 % of requests plus 10 retries/s |
+/// | [`budget`](Self::budget) | [`earned_budget`](Self::earned_budget)`(10 s, 2, 0.2)`: 20 % of requests, a reserve of 2, bounded for a fleet of any size |
 ///
 /// Cloning is cheap (one reference count): the configuration and the budget
 /// are shared by every clone.
@@ -85,7 +85,7 @@ impl Default for RetryPolicy {
                 statuses: StatusSet::default(),
                 max_retry_after: Duration::from_secs(60),
                 max_elapsed: None,
-                budget: Some(Arc::new(LeanTpsBudget::default())),
+                budget: Some(Arc::new(EarnedBudget::default())),
                 on_retry: None,
                 on_give_up: None,
             }),
@@ -107,7 +107,7 @@ impl RetryPolicy {
         Self::default()
     }
 
-    fn config(&mut self) -> &mut Config {
+    pub(super) fn config(&mut self) -> &mut Config {
         Arc::make_mut(&mut self.config)
     }
 
@@ -210,95 +210,6 @@ impl RetryPolicy {
             "RetryPolicy::max_elapsed: `max_elapsed` must be above zero, got {max_elapsed:?}"
         );
         self.config().max_elapsed = Some(max_elapsed);
-        self
-    }
-
-    /// The retry budget, shared by every clone of this policy: every request
-    /// deposits once, every retry withdraws, and a retry the budget refuses
-    /// is not made. Takes any `tower::retry::budget::Budget`.
-    /// Default: the bounds of `TpsBudget::new(10 s, 10, 0.2)` (Finagle's),
-    /// kept by a budget of the crate's own whose deposit takes no lock and
-    /// reads the clock only on one deposit in 16 per thread (tower's takes
-    /// a mutex and reads it every time; every request deposits).
-    ///
-    /// `TpsBudget` rounds the ratio to one retry per *whole* number of
-    /// requests (tower issue 857: `0.6` behaves as `1.0`); prefer
-    /// [`tps_budget`](Self::tps_budget), which refuses such ratios.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use tower::retry::budget::TpsBudget;
-    /// let policy = tower_http_retry::RetryPolicy::default()
-    ///     .budget(TpsBudget::new(Duration::from_secs(10), 10, 0.2));
-    /// ```
-    pub fn budget<B>(mut self, budget: B) -> Self
-    where
-        B: Budget + Send + Sync + 'static,
-    {
-        self.config().budget = Some(Arc::new(budget));
-        self
-    }
-
-    /// A budget with `TpsBudget`'s bounds and its parameters checked, with a
-    /// deposit that takes no lock: retries may make up `retry_ratio` of the
-    /// requests seen over `ttl`, plus `min_per_sec` retries per second. On
-    /// one thread it grants exactly what `TpsBudget` grants on the same
-    /// schedule, whatever other budgets run on the thread. The ratio is
-    /// kept exactly: `1.0 / 7.0` is a retry every 7 requests (`TpsBudget`
-    /// makes it every 6).
-    ///
-    /// # Panics
-    ///
-    /// With a message naming the parameter, if `ttl` is outside 1 s..=60 s,
-    /// `min_per_sec` is `i32::MAX` or more, or `retry_ratio` is not finite,
-    /// is negative, above 1000, or one that cannot be kept exactly (a ratio
-    /// `r ≤ 1` must make `1 / r` a whole number: 1, 0.5, 0.25, 0.2, 1/7, …;
-    /// a ratio above 1 must make `1000 / r` one), checked with the
-    /// arithmetic the budget itself uses.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let policy = tower_http_retry::RetryPolicy::default()
-    ///     .tps_budget(Duration::from_secs(10), 10, 0.25);
-    /// ```
-    pub fn tps_budget(self, ttl: Duration, min_per_sec: u32, retry_ratio: f32) -> Self {
-        assert!(
-            (Duration::from_secs(1)..=Duration::from_secs(60)).contains(&ttl),
-            "RetryPolicy::tps_budget: `ttl` must be within 1s..=60s, got {ttl:?}"
-        );
-        assert!(
-            min_per_sec < i32::MAX as u32,
-            "RetryPolicy::tps_budget: `min_per_sec` must be below i32::MAX, got {min_per_sec}"
-        );
-        assert!(
-            retry_ratio.is_finite() && (0.0..=1000.0).contains(&retry_ratio),
-            "RetryPolicy::tps_budget: `retry_ratio` must be within 0..=1000, got {retry_ratio}"
-        );
-        // The arithmetic the budget uses: `deposit / withdraw` must be the
-        // ratio asked for, to the precision of an f32.
-        let (deposit, withdraw) = amounts(retry_ratio);
-        let kept = deposit as f64 / withdraw as f64;
-        let asked = f64::from(retry_ratio);
-        if retry_ratio != 0.0 && (kept - asked).abs() > asked * 1e-6 {
-            // What `TpsBudget` itself would keep: it truncates.
-            let per = deposit as f32;
-            let tower = per / ((per / retry_ratio) as isize).max(1) as f32;
-            panic!(
-                "RetryPolicy::tps_budget: `retry_ratio` {retry_ratio} would be rounded by TpsBudget \
-                 (tower issue 857) to {tower}; use a ratio r for which {per}/r is a whole number"
-            );
-        }
-        self.budget(LeanTpsBudget::new(ttl, min_per_sec, retry_ratio))
-    }
-
-    /// No retry budget: [`max_attempts`](Self::max_attempts) is the only
-    /// bound on retries.
-    ///
-    /// ```
-    /// let policy = tower_http_retry::RetryPolicy::default().without_budget();
-    /// ```
-    pub fn without_budget(mut self) -> Self {
-        self.config().budget = None;
         self
     }
 }
