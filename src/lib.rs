@@ -109,6 +109,8 @@
 //!
 //! | feature | adds |
 //! |---|---|
+//! | `hyper` (default) | hyper-specific code: a discarded `BoxBody<Bytes, hyper::Error>` is read to keep its connection |
+//! | `axum` | a discarded axum `Body` (`axum-core`) is read to keep its connection |
 //! | `reqwest` | `ReqwestService`: a `reqwest::Client` as a `tower::Service<http::Request<B>>` |
 //! | `metrics` | counters of retries, give-ups, breaker transitions and rejections, and a breaker state gauge, through the `metrics` facade: `tower_http_retry_retries_total{reason}`, `tower_http_retry_give_ups_total{reason,why}`, `tower_http_retry_circuit_state{breaker,host}` (0 closed, 1 half-open, 2 open), `tower_http_retry_circuit_transitions_total{breaker,host,from,to}`, `tower_http_retry_circuit_rejected_total{breaker,host}` |
 
@@ -143,7 +145,8 @@ pub use circuit_breaker::{
 pub use classify::ErrorClass;
 pub use hedge::HedgeLayer;
 pub use retry::{
-    Attempts, GiveUpEvent, ResendCount, RetryEvent, RetryLayer, RetryPolicy, RetryReason,
+    Attempts, BoxResponseBody, BoxResponseBodyLayer, GiveUpEvent, ResendCount, RetryEvent,
+    RetryLayer, RetryPolicy, RetryReason,
 };
 pub use throttle::{AdaptiveThrottleLayer, Throttled};
 

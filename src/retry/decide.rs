@@ -113,10 +113,12 @@ impl RetryPolicy {
         match retry_after {
             Some(RetryAfter::After(d)) => Ok((d, WaitSource::RetryAfter)),
             Some(RetryAfter::TooLong) => Err(GiveUpReason::RetryAfterTooLong),
-            Some(RetryAfter::Invalid) | None => {
-                let d = config.backoff.delay(self.attempt, self.previous);
-                Ok((d.min(config.max_retry_after), WaitSource::Backoff))
-            }
+            // The user's own wait: `max_retry_after` caps what a server
+            // asks for, not this (the backoff's `max_delay` caps it).
+            Some(RetryAfter::Invalid) | None => Ok((
+                config.backoff.delay(self.attempt, self.previous),
+                WaitSource::Backoff,
+            )),
         }
     }
 }
@@ -227,7 +229,7 @@ impl RetryPolicy {
     ) -> RetryDelay {
         tracing::debug!(
             attempt = self.attempt,
-            delay_ms = delay.as_millis() as u64,
+            delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
             delay_from = from.as_str(),
             %reason,
             method = %req.method(),
@@ -250,8 +252,8 @@ impl RetryPolicy {
         self.attempt += 1;
         self.previous = delay;
         let drain = match result {
-            Ok(res) if !delay.is_zero() => drain::take(res.body_mut()),
-            _ => None,
+            Ok(res) => drain::take(res.body_mut()),
+            Err(_) => None,
         };
         RetryDelay::new(delay, drain)
     }
