@@ -85,7 +85,7 @@ mod sync;
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub use crate::reqwest::ReqwestService;
-pub use body::{ReplayBody, ReplayBodyLayer};
+pub use body::{BufferResponseLayer, ReplayBody, ReplayBodyLayer};
 pub use circuit_breaker::{
     CircuitBreaker, CircuitBreakerConfig, CircuitBreakerHandle, CircuitBreakerLayer, CircuitOpen,
     CircuitState,
