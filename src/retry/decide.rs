@@ -9,6 +9,7 @@ use tower::retry::Policy;
 use super::drain;
 use super::future::RetryDelay;
 use super::retry_after::RetryAfter;
+use super::server_wait::{self, WaitHeader};
 use super::{Attempts, ResendCount, RetryEvent, RetryPolicy, RetryReason};
 use crate::body::ReplayHandle;
 use crate::classify::{is_replayable, ErrorClass};
@@ -25,6 +26,10 @@ struct Next {
 enum DelayFrom {
     Backoff,
     RetryAfter,
+    RetryAfterMs,
+    RateLimit,
+    RateLimitReset,
+    XRateLimitReset,
 }
 
 impl DelayFrom {
@@ -32,6 +37,22 @@ impl DelayFrom {
         match self {
             DelayFrom::Backoff => "backoff",
             DelayFrom::RetryAfter => "retry-after",
+            DelayFrom::RetryAfterMs => "retry-after-ms",
+            DelayFrom::RateLimit => "ratelimit",
+            DelayFrom::RateLimitReset => "ratelimit-reset",
+            DelayFrom::XRateLimitReset => "x-ratelimit-reset",
+        }
+    }
+}
+
+impl From<WaitHeader> for DelayFrom {
+    fn from(header: WaitHeader) -> Self {
+        match header {
+            WaitHeader::RetryAfter => DelayFrom::RetryAfter,
+            WaitHeader::RetryAfterMs => DelayFrom::RetryAfterMs,
+            WaitHeader::RateLimit => DelayFrom::RateLimit,
+            WaitHeader::RateLimitReset => DelayFrom::RateLimitReset,
+            WaitHeader::XRateLimitReset => DelayFrom::XRateLimitReset,
         }
     }
 }
@@ -43,6 +64,8 @@ enum GiveUp {
     BodyOverLimit,
     Attempts,
     RetryAfterTooLong,
+    RateLimitTooLong,
+    ServerSaidNo,
     Elapsed,
     Budget,
 }
@@ -54,6 +77,8 @@ impl GiveUp {
             GiveUp::BodyOverLimit => "request body exceeded the replay limit",
             GiveUp::Attempts => "max attempts reached",
             GiveUp::RetryAfterTooLong => "Retry-After above max_retry_after",
+            GiveUp::RateLimitTooLong => "rate-limit wait above max_retry_after",
+            GiveUp::ServerSaidNo => "x-should-retry: false",
             GiveUp::Elapsed => "max elapsed time would be exceeded",
             GiveUp::Budget => "retry budget exhausted",
         }
@@ -69,8 +94,16 @@ impl RetryPolicy {
     ) -> Result<Option<Next>, (RetryReason, GiveUp)> {
         let config = &*self.config;
         let reason = match result {
-            Ok(res) if !config.statuses.contains(res.status()) => return Ok(None),
-            Ok(res) => RetryReason::Status(res.status()),
+            // `x-should-retry`: the server's word on whether to retry at all.
+            Ok(res) => {
+                let status = res.status();
+                match server_wait::should_retry(res.headers()) {
+                    Some(true) if status.as_u16() >= 400 => RetryReason::Status(status),
+                    _ if !config.statuses.contains(status) => return Ok(None),
+                    Some(false) => return Err((RetryReason::Status(status), GiveUp::ServerSaidNo)),
+                    _ => RetryReason::Status(status),
+                }
+            }
             Err(e) => match ErrorClass::of(e) {
                 ErrorClass::Fatal => return Ok(None),
                 class => RetryReason::Error(class),
@@ -88,17 +121,22 @@ impl RetryPolicy {
         if self.attempt >= config.max_attempts {
             return Err((reason, GiveUp::Attempts));
         }
-        let retry_after = match result {
-            Ok(res) => res
-                .headers()
-                .get(http::header::RETRY_AFTER)
-                .map(|v| RetryAfter::parse(v, SystemTime::now(), config.max_retry_after)),
+        let server = match result {
+            Ok(res) => server_wait::server_wait(
+                res.status(),
+                res.headers(),
+                SystemTime::now(),
+                config.max_retry_after,
+            ),
             Err(_) => None,
         };
-        let (delay, from) = match retry_after {
-            Some(RetryAfter::After(d)) => (d, DelayFrom::RetryAfter),
-            Some(RetryAfter::TooLong) => return Err((reason, GiveUp::RetryAfterTooLong)),
-            Some(RetryAfter::Invalid) | None => {
+        let (delay, from) = match server {
+            Some((RetryAfter::After(d), header)) => (d, header.into()),
+            Some((RetryAfter::TooLong, WaitHeader::RetryAfter)) => {
+                return Err((reason, GiveUp::RetryAfterTooLong))
+            }
+            Some((RetryAfter::TooLong, _)) => return Err((reason, GiveUp::RateLimitTooLong)),
+            Some((RetryAfter::Invalid, _)) | None => {
                 let d = config.backoff.delay(self.attempt, self.previous);
                 (d.min(config.max_retry_after), DelayFrom::Backoff)
             }
@@ -137,8 +175,9 @@ where
         result: &mut Result<Response<ResB>, E>,
     ) -> Option<Self::Future> {
         // Most responses are not retryable statuses: kept short, inlined.
+        // (An error status may carry `x-should-retry`: decided out of line.)
         if let Ok(res) = result {
-            if !self.config.statuses.contains(res.status()) {
+            if !self.config.statuses.contains(res.status()) && res.status().as_u16() < 400 {
                 res.extensions_mut().insert(Attempts::new(self.attempt));
                 return None;
             }
@@ -195,7 +234,7 @@ impl RetryPolicy {
                         delay,
                         reason,
                         gave_up: None,
-                        from_retry_after: from == DelayFrom::RetryAfter,
+                        from_retry_after: from != DelayFrom::Backoff,
                         method: req.method(),
                         uri: req.uri(),
                     });

@@ -28,7 +28,8 @@ pub struct RetryEvent<'a> {
     pub delay: Duration,
     /// Why the attempt failed.
     pub reason: RetryReason,
-    /// The wait is the server's `Retry-After`, not the backoff's.
+    /// The wait is the server's (`Retry-After`, `retry-after-ms` or a
+    /// rate-limit header), not the backoff's.
     pub from_retry_after: bool,
     /// Why there is no retry, when giving up: `"max attempts reached"`,
     /// `"retry budget exhausted"`, … (`None` for a retry).

@@ -136,8 +136,8 @@ impl RetryPolicy {
         self.config.max_attempts
     }
 
-    /// The wait before each retry, when the response names none with
-    /// `Retry-After`. Default: exponential from 100 ms, capped at 10 s, full
+    /// The wait before each retry, when the response names none
+    /// (`Retry-After`, `retry-after-ms`, a rate-limit header). Default: exponential from 100 ms, capped at 10 s, full
     /// jitter. Any delay it returns is capped at
     /// [`max_retry_after`](Self::max_retry_after).
     ///
@@ -180,8 +180,9 @@ impl RetryPolicy {
         self.config.statuses.contains(status)
     }
 
-    /// The longest wait the policy ever sleeps. A `Retry-After` asking for
-    /// longer is not slept: the response goes back to the caller at once.
+    /// The longest wait the policy ever sleeps. A server's wait asking for
+    /// longer (`Retry-After`, `retry-after-ms`, a rate-limit header) is not
+    /// slept: the response goes back to the caller at once.
     /// A backoff delay above it is cut to it. Default: 60 s.
     ///
     /// ```

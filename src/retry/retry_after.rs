@@ -7,6 +7,8 @@ use std::time::{Duration, SystemTime};
 
 use http::HeaderValue;
 
+use super::decimal::trim_ows;
+
 /// What a `Retry-After` value asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum RetryAfter {
@@ -61,16 +63,6 @@ fn cap(d: Duration, max: Duration) -> RetryAfter {
     } else {
         RetryAfter::After(d)
     }
-}
-
-fn trim_ows(mut b: &[u8]) -> &[u8] {
-    while let [b' ' | b'\t', rest @ ..] = b {
-        b = rest;
-    }
-    while let [rest @ .., b' ' | b'\t'] = b {
-        b = rest;
-    }
-    b
 }
 
 #[cfg(test)]
