@@ -19,6 +19,10 @@
 //!   host with [`CircuitBreakerLayer::per_host`]. See [`circuit_breaker`].
 //! - [`ReplayBodyLayer`] makes a streaming request body replayable, up to a
 //!   limit. See [`body`].
+//! - [`BufferResponseLayer`] reads the response body before the decision,
+//!   so a failure half-way through it is a failed attempt. See [`body`].
+//! - [`RateLimitPaceLayer`] holds back requests to a host whose quota is
+//!   spent, until its reset. See [`pace`].
 //! - [`backoff`] holds the schedules; [`ErrorClass`] is the one failure
 //!   classification that both layers share.
 //!
@@ -76,6 +80,7 @@ pub mod circuit_breaker;
 mod classify;
 #[cfg(feature = "metrics")]
 mod metrics;
+pub mod pace;
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 mod reqwest;
@@ -91,6 +96,7 @@ pub use circuit_breaker::{
     CircuitState,
 };
 pub use classify::ErrorClass;
+pub use pace::{QuotaExhausted, RateLimitPaceLayer};
 pub use retry::{Attempts, ResendCount, RetryEvent, RetryLayer, RetryPolicy, RetryReason};
 
 // The README's examples compile and run as doctests (they need every

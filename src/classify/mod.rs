@@ -11,6 +11,7 @@ use std::io;
 use http::{header::HeaderName, Method, Request, StatusCode};
 
 use crate::circuit_breaker::CircuitOpen;
+use crate::pace::QuotaExhausted;
 
 /// What an error proves about whether the request reached the server: the
 /// one classification shared by the retry policy and the circuit breaker.
@@ -30,7 +31,8 @@ pub enum ErrorClass {
     /// incomplete response, a timeout): transient, but only a request that is
     /// safe to replay may be sent again.
     Ambiguous,
-    /// Retrying cannot help ([`CircuitOpen`], a malformed request): the error
+    /// Retrying cannot help ([`CircuitOpen`], [`QuotaExhausted`], a malformed
+    /// request): the error
     /// goes back to the caller at once.
     Fatal,
 }
@@ -52,9 +54,9 @@ impl ErrorClass {
     /// Classifies an error of any type.
     ///
     /// `tower::BoxError`, hyper-util's `client::legacy::Error`, `hyper::Error`,
-    /// `std::io::Error`, tower's `timeout::error::Elapsed` and [`CircuitOpen`]
-    /// are recognised at the top, and every link of the `source()` chain is
-    /// inspected. An error of an unknown type is [`ErrorClass::Ambiguous`]:
+    /// `std::io::Error`, tower's `timeout::error::Elapsed`, [`CircuitOpen`]
+    /// and [`QuotaExhausted`] are recognised at the top, and every link of
+    /// the `source()` chain is inspected. An error of an unknown type is [`ErrorClass::Ambiguous`]:
     /// transient, but never a reason to replay a request that is not safe to
     /// replay.
     ///
@@ -102,7 +104,8 @@ pub(crate) fn as_error(error: &dyn Any) -> Option<&(dyn Error + 'static)> {
         hyper::Error,
         io::Error,
         tower::timeout::error::Elapsed,
-        CircuitOpen
+        CircuitOpen,
+        QuotaExhausted
     );
     #[cfg(feature = "reqwest")]
     known!(::reqwest::Error);
@@ -129,7 +132,7 @@ fn classify_chain(error: &(dyn Error + 'static)) -> ErrorClass {
 }
 
 fn classify_link(e: &(dyn Error + 'static)) -> Option<ErrorClass> {
-    if e.is::<CircuitOpen>() {
+    if e.is::<CircuitOpen>() || e.is::<QuotaExhausted>() {
         return Some(ErrorClass::Fatal);
     }
     if let Some(e) = e.downcast_ref::<hyper_util::client::legacy::Error>() {

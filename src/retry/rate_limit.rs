@@ -118,6 +118,23 @@ pub(crate) fn remaining_is_zero(headers: &HeaderMap, which: ResetHeader) -> bool
     })
 }
 
+/// The wait a response advertises before its host's quota has room again,
+/// on any response (a 200 too): a `RateLimit` policy with `r=0`, or a
+/// `-Remaining` of `0` with its reset. `None` when no quota is spent; an
+/// overflowing reset is `Duration::MAX`.
+pub(crate) fn quota_spent_wait(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    if let Some(t) = spent_policy_wait(headers) {
+        return Some(t);
+    }
+    [ResetHeader::RateLimitReset, ResetHeader::XRateLimitReset]
+        .into_iter()
+        .filter(|&which| remaining_is_zero(headers, which))
+        .find_map(|which| match reset(headers, which, now)? {
+            Reset::After(d) => Some(d),
+            Reset::Overflow => Some(Duration::MAX),
+        })
+}
+
 /// One member of the `RateLimit` list: its `r` and `t` parameters, when
 /// they are Integers.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -377,6 +394,36 @@ mod tests {
             reset(&HeaderMap::new(), ResetHeader::RateLimitReset, now),
             None
         );
+    }
+
+    #[test]
+    fn spent_quotas() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let spent = |pairs: &[(&str, &str)]| quota_spent_wait(&headers(pairs), now);
+        assert_eq!(
+            spent(&[("ratelimit", "p;r=0;t=7")]),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(
+            spent(&[
+                ("x-ratelimit-remaining", "0"),
+                ("x-ratelimit-reset", "1700000003")
+            ]),
+            Some(Duration::from_secs(3))
+        );
+        assert_eq!(
+            spent(&[
+                ("ratelimit-remaining", "0"),
+                ("ratelimit-reset", "99999999999999999999")
+            ]),
+            Some(Duration::MAX)
+        );
+        assert_eq!(
+            spent(&[("x-ratelimit-remaining", "1"), ("x-ratelimit-reset", "3")]),
+            None
+        );
+        assert_eq!(spent(&[("x-ratelimit-remaining", "0")]), None, "no reset");
+        assert_eq!(spent(&[("ratelimit", "p;r=1;t=7")]), None);
     }
 
     #[test]
