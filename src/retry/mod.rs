@@ -115,6 +115,7 @@
 //! # }
 //! ```
 
+mod attempt_header;
 mod attempts;
 mod budget;
 mod decide;
@@ -128,6 +129,7 @@ pub(crate) mod rate_limit;
 mod retry_after;
 mod server_wait;
 
+pub use attempt_header::{AttemptHeader, AttemptHeaderLayer};
 pub use attempts::{Attempts, ResendCount};
 pub use event::RetryEvent;
 pub use future::RetryDelay;
