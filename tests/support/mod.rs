@@ -3,6 +3,8 @@
 //! real hyper-util client.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod events;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
