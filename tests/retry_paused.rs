@@ -1,22 +1,22 @@
 //! Exact timing of the policy, with paused tokio time over an in-memory
 //! downstream.
 
+mod support;
+
 use std::convert::Infallible;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
+use support::{recording, CallLog};
 use tokio::time::Instant;
-use tower::{service_fn, ServiceBuilder, ServiceExt};
+use tower::{ServiceBuilder, ServiceExt};
 use tower_http_retry::backoff::{ConstantBackoff, ExponentialBackoff, Jitter};
 use tower_http_retry::{Attempts, RetryLayer, RetryPolicy};
 
-type CallLog = Arc<Mutex<Vec<Duration>>>;
-
 /// A downstream answering `respond(n)` to call `n`, recording when each call
-/// arrived (in paused time, relative to `start`).
+/// arrived (in paused time, relative to its creation).
 fn downstream(
     respond: impl Fn(usize) -> Response<Full<Bytes>> + Clone + Send + 'static,
 ) -> (
@@ -28,19 +28,7 @@ fn downstream(
         > + Clone,
     CallLog,
 ) {
-    let start = Instant::now();
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let log2 = log.clone();
-    let svc = service_fn(move |_req: Request<Full<Bytes>>| {
-        let n = {
-            let mut log = log2.lock().unwrap();
-            log.push(start.elapsed());
-            log.len() - 1
-        };
-        let res = respond.clone()(n);
-        async move { Ok::<_, Infallible>(res) }
-    });
-    (svc, log)
+    recording(move |n| Ok::<_, Infallible>(respond(n)))
 }
 
 fn status(code: u16) -> Response<Full<Bytes>> {
