@@ -109,6 +109,8 @@
 //!
 //! | feature | adds |
 //! |---|---|
+//! | `hyper` (default) | hyper-specific code: a discarded `BoxBody<Bytes, hyper::Error>` is read to keep its connection |
+//! | `axum` | a discarded axum `Body` (`axum-core`) is read to keep its connection |
 //! | `reqwest` | `ReqwestService`: a `reqwest::Client` as a `tower::Service<http::Request<B>>` |
 //! | `metrics` | counters of retries, give-ups, breaker transitions and rejections, and a breaker state gauge, through the `metrics` facade: `tower_http_retry_retries_total{reason}`, `tower_http_retry_give_ups_total{reason,why}`, `tower_http_retry_circuit_state{breaker,host}` (0 closed, 1 half-open, 2 open), `tower_http_retry_circuit_transitions_total{breaker,host,from,to}`, `tower_http_retry_circuit_rejected_total{breaker,host}` |
 
@@ -117,10 +119,12 @@
 // Nothing a peer sends may panic the crate: no `unwrap` outside tests.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+mod authority_map;
 pub mod backoff;
 pub mod body;
 pub mod circuit_breaker;
 mod classify;
+pub mod hedge;
 #[cfg(feature = "metrics")]
 mod metrics;
 #[cfg(feature = "reqwest")]
@@ -128,6 +132,7 @@ mod metrics;
 mod reqwest;
 pub mod retry;
 mod sync;
+pub mod throttle;
 
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
@@ -138,9 +143,12 @@ pub use circuit_breaker::{
     CircuitState,
 };
 pub use classify::ErrorClass;
+pub use hedge::HedgeLayer;
 pub use retry::{
-    Attempts, GiveUpEvent, ResendCount, RetryEvent, RetryLayer, RetryPolicy, RetryReason,
+    Attempts, BoxResponseBody, BoxResponseBodyLayer, GiveUpEvent, ResendCount, RetryEvent,
+    RetryLayer, RetryPolicy, RetryReason,
 };
+pub use throttle::{AdaptiveThrottleLayer, Throttled};
 
 // The README's examples compile and run as doctests (they need every
 // feature: `cargo test --all-features`, as CI runs it).

@@ -8,13 +8,14 @@ use tower::retry::Policy;
 
 use super::drain;
 use super::future::RetryDelay;
+use super::policy::Config;
 use super::retry_after::RetryAfter;
 use super::{
     Attempts, AttemptsHandle, GiveUpEvent, GiveUpReason, ResendCount, RetryEvent, RetryPolicy,
     RetryReason, WaitSource,
 };
 use crate::body::ReplayHandle;
-use crate::classify::{as_error, is_replayable, ErrorClass, RequestView, StatusSet, Verdict};
+use crate::classify::{is_replayable, ErrorClass, RequestView, Verdict};
 
 /// The retry to make: why, after how long, and by whose word.
 struct Next {
@@ -32,7 +33,7 @@ impl RetryPolicy {
     ) -> Result<Option<Next>, (RetryReason, GiveUpReason)> {
         let config = &*self.config;
         let verdict = self.verdict(req, result);
-        let Some(reason) = transient(&config.statuses, result, verdict) else {
+        let Some(reason) = transient(config, result, verdict) else {
             return Ok(None);
         };
         let replayable = verdict == Verdict::NotProcessed
@@ -82,7 +83,7 @@ impl RetryPolicy {
         let request = RequestView::of(req);
         let outcome = match result {
             Ok(res) => request.answered(res, self.attempt),
-            Err(e) => request.failed(as_error(e), self.attempt),
+            Err(e) => request.failed(self.config.error_types.as_error(e), self.attempt),
         };
         classifier.classify(&outcome)
     }
@@ -112,10 +113,12 @@ impl RetryPolicy {
         match retry_after {
             Some(RetryAfter::After(d)) => Ok((d, WaitSource::RetryAfter)),
             Some(RetryAfter::TooLong) => Err(GiveUpReason::RetryAfterTooLong),
-            Some(RetryAfter::Invalid) | None => {
-                let d = config.backoff.delay(self.attempt, self.previous);
-                Ok((d.min(config.max_retry_after), WaitSource::Backoff))
-            }
+            // The user's own wait: `max_retry_after` caps what a server
+            // asks for, not this (the backoff's `max_delay` caps it).
+            Some(RetryAfter::Invalid) | None => Ok((
+                config.backoff.delay(self.attempt, self.previous),
+                WaitSource::Backoff,
+            )),
         }
     }
 }
@@ -125,7 +128,7 @@ impl RetryPolicy {
 /// the retry statuses and the error classes. A fatal error (an open
 /// breaker's refusal, a malformed request) is never retried.
 fn transient<ResB, E: 'static>(
-    statuses: &StatusSet,
+    config: &Config,
     result: &Result<Response<ResB>, E>,
     verdict: Verdict,
 ) -> Option<RetryReason> {
@@ -133,9 +136,9 @@ fn transient<ResB, E: 'static>(
         return None;
     }
     match result {
-        Ok(res) => (verdict != Verdict::Default || statuses.contains(res.status()))
+        Ok(res) => (verdict != Verdict::Default || config.statuses.contains(res.status()))
             .then(|| RetryReason::Status(res.status())),
-        Err(e) => match ErrorClass::of(e) {
+        Err(e) => match config.error_types.class_of(e) {
             ErrorClass::Fatal => None,
             class => Some(RetryReason::Error(class)),
         },
@@ -226,7 +229,7 @@ impl RetryPolicy {
     ) -> RetryDelay {
         tracing::debug!(
             attempt = self.attempt,
-            delay_ms = delay.as_millis() as u64,
+            delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
             delay_from = from.as_str(),
             %reason,
             method = %req.method(),
@@ -249,8 +252,8 @@ impl RetryPolicy {
         self.attempt += 1;
         self.previous = delay;
         let drain = match result {
-            Ok(res) if !delay.is_zero() => drain::take(res.body_mut()),
-            _ => None,
+            Ok(res) => drain::take(res.body_mut()),
+            Err(_) => None,
         };
         RetryDelay::new(delay, drain)
     }

@@ -42,19 +42,25 @@
 //! # Response bodies of retried attempts
 //!
 //! The response of an attempt that is retried is discarded. To keep its
-//! pooled connection, its body is read to its end (at most 256 KiB, and
-//! only while the policy waits before the retry) where the body type lets
-//! the policy take it: tower's `Retry` hands the policy the response by
-//! reference only, so the body can be moved out only if it has an empty
-//! value to leave in its place. That holds for `reqwest::Body` (feature
-//! `reqwest`) and for `http_body_util::combinators::BoxBody` with
-//! `hyper::Error` or `tower::BoxError` as its error. hyper's `Incoming` has
-//! none; box it beneath `RetryLayer`
-//! (`.map_response(|res: Response<Incoming>| res.map(BodyExt::boxed))`).
-//! Left unboxed, hyper itself reads a dropped body that is already in its
-//! buffer, so an empty or small error page (a few KiB) keeps the
-//! connection, and a larger one still in flight closes it: the retry opens
-//! a new connection.
+//! pooled connection, its body is read to its end while the policy waits
+//! before the retry, where the body type lets the policy take it: tower's
+//! `Retry` hands the policy the response by reference only, so the body can
+//! be moved out only if it has an empty value to leave in its place. That
+//! holds for `http_body_util`'s `BoxBody` and `UnsyncBoxBody` with
+//! `tower::BoxError` (or, feature `hyper`, `hyper::Error`) as their error,
+//! axum's `Body` (feature `axum`) and `reqwest::Body` (feature `reqwest`).
+//! hyper's `Incoming` has none: put [`BoxResponseBodyLayer`] beneath
+//! `RetryLayer`, a layer whose service type can be named. Left unboxed,
+//! hyper itself reads a dropped body that is already in its buffer, so an
+//! empty or small error page (a few KiB) keeps the connection, and a larger
+//! one still in flight closes it: the retry opens a new connection.
+//!
+//! The read is bounded: at most 256 KiB and 4,096 frames (empty frames and
+//! trailers count), a few frames per poll so that a body that is always
+//! ready never holds the thread, and never past the retry's delay: when
+//! the delay is over the retry goes and a body not yet read is dropped. A
+//! delay shorter than 50 ms (`Retry-After: 0`, a short backoff) waits for
+//! the body until 50 ms after the response at most.
 //!
 //! # Tracing
 //!
@@ -170,6 +176,7 @@
 //! ```
 
 mod attempts;
+pub mod box_body;
 mod budget;
 mod decide;
 mod drain;
@@ -182,6 +189,7 @@ mod retry_after;
 
 pub use crate::classify::{Classifier, DefaultClassifier, Outcome, Verdict};
 pub use attempts::{Attempts, AttemptsHandle, ResendCount};
+pub use box_body::{BoxResponseBody, BoxResponseBodyLayer};
 pub use event::{GiveUpEvent, GiveUpReason, RetryEvent, WaitSource};
 pub use future::RetryDelay;
 pub use layer::RetryLayer;
