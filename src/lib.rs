@@ -19,6 +19,10 @@
 //!   host with [`CircuitBreakerLayer::per_host`]. See [`circuit_breaker`].
 //! - [`ReplayBodyLayer`] makes a streaming request body replayable, up to a
 //!   limit. See [`body`].
+//! - [`BufferResponseLayer`] reads the response body before the decision,
+//!   so a failure half-way through it is a failed attempt. See [`body`].
+//! - [`RateLimitPaceLayer`] holds back requests to a host whose quota is
+//!   spent, until its reset. See [`pace`].
 //! - [`backoff`] holds the schedules; [`ErrorClass`] is the one failure
 //!   classification that both layers share.
 //!
@@ -127,6 +131,7 @@ mod classify;
 pub mod hedge;
 #[cfg(feature = "metrics")]
 mod metrics;
+pub mod pace;
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 mod reqwest;
@@ -137,13 +142,14 @@ pub mod throttle;
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub use crate::reqwest::ReqwestService;
-pub use body::{ReplayBody, ReplayBodyLayer};
+pub use body::{BufferResponseLayer, ReplayBody, ReplayBodyLayer};
 pub use circuit_breaker::{
     CircuitBreaker, CircuitBreakerConfig, CircuitBreakerHandle, CircuitBreakerLayer, CircuitOpen,
     CircuitState,
 };
 pub use classify::ErrorClass;
 pub use hedge::HedgeLayer;
+pub use pace::{QuotaExhausted, RateLimitPaceLayer};
 pub use retry::{
     Attempts, BoxResponseBody, BoxResponseBodyLayer, GiveUpEvent, ResendCount, RetryEvent,
     RetryLayer, RetryPolicy, RetryReason,

@@ -95,6 +95,11 @@ pub enum GiveUpReason {
     Attempts,
     /// The server's `Retry-After` asks for longer than `max_retry_after`.
     RetryAfterTooLong,
+    /// A rate-limit header (`retry-after-ms`, `RateLimit`, a reset) asks
+    /// for longer than `max_retry_after`.
+    RateLimitTooLong,
+    /// The server said `x-should-retry: false`.
+    ServerSaidNo,
     /// The classifier's [`Verdict::RetryAfter`](crate::retry::Verdict::RetryAfter)
     /// asks for longer than `max_retry_after`.
     VerdictWaitTooLong,
@@ -112,6 +117,8 @@ impl GiveUpReason {
             GiveUpReason::BodyOverLimit => "request body exceeded the replay limit",
             GiveUpReason::Attempts => "max attempts reached",
             GiveUpReason::RetryAfterTooLong => "Retry-After above max_retry_after",
+            GiveUpReason::RateLimitTooLong => "rate-limit wait above max_retry_after",
+            GiveUpReason::ServerSaidNo => "x-should-retry: false",
             GiveUpReason::VerdictWaitTooLong => "classifier wait above max_retry_after",
             GiveUpReason::Elapsed => "max elapsed time would be exceeded",
             GiveUpReason::Budget => "retry budget exhausted",
@@ -141,6 +148,14 @@ pub enum WaitSource {
     Backoff,
     /// The response's `Retry-After` header.
     RetryAfter,
+    /// The response's `retry-after-ms` header (OpenAI, Anthropic).
+    RetryAfterMs,
+    /// The IETF `RateLimit` field: a policy with `r=0` and `t=N`.
+    RateLimit,
+    /// The response's `RateLimit-Reset` header, with its quota spent.
+    RateLimitReset,
+    /// The response's `X-RateLimit-Reset` header, with its quota spent.
+    XRateLimitReset,
     /// The classifier's [`Verdict::RetryAfter`](crate::retry::Verdict::RetryAfter).
     Classifier,
 }
@@ -151,6 +166,10 @@ impl WaitSource {
         match self {
             WaitSource::Backoff => "backoff",
             WaitSource::RetryAfter => "retry-after",
+            WaitSource::RetryAfterMs => "retry-after-ms",
+            WaitSource::RateLimit => "ratelimit",
+            WaitSource::RateLimitReset => "ratelimit-reset",
+            WaitSource::XRateLimitReset => "x-ratelimit-reset",
             WaitSource::Classifier => "classifier",
         }
     }

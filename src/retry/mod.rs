@@ -18,11 +18,27 @@
 //! 3. **Is there room?** Under [`max_attempts`](RetryPolicy::max_attempts),
 //!    within [`max_elapsed`](RetryPolicy::max_elapsed), and the retry
 //!    [`budget`](RetryPolicy::budget) allows it.
-//! 4. **How long to wait?** `Retry-After` (delay-seconds or HTTP-date) when
-//!    the response has a valid one, never sent early and never jittered; a
-//!    `Retry-After` above [`max_retry_after`](RetryPolicy::max_retry_after)
-//!    hands the response back at once. Otherwise the
-//!    [`backoff`](RetryPolicy::backoff) schedule.
+//! 4. **How long to wait?** The server's word when the response has a
+//!    valid one, never sent early and never jittered; a wait above
+//!    [`max_retry_after`](RetryPolicy::max_retry_after) hands the response
+//!    back at once. Otherwise the [`backoff`](RetryPolicy::backoff)
+//!    schedule. The first of these with a valid value sets the wait:
+//!
+//!    | precedence | header | value |
+//!    |---|---|---|
+//!    | 1 | `Retry-After` | delay-seconds or an HTTP-date (RFC 9110 §10.2.3) |
+//!    | 2 | `retry-after-ms` | milliseconds (OpenAI, Anthropic) |
+//!    | 3 | `RateLimit` | IETF draft-ietf-httpapi-ratelimit-headers: the longest `t` (seconds) of the policies with `r=0`, as in `"default";r=0;t=30` |
+//!    | 4 | `RateLimit-Reset` | delta-seconds; a value from 1,000,000,000 on is a Unix time |
+//!    | 5 | `X-RateLimit-Reset` | the same (GitHub sends a Unix time) |
+//!
+//!    The reset headers (4, 5) count only when the quota is spent: on a 429,
+//!    or when their `RateLimit-Remaining` / `X-RateLimit-Remaining` is `0`.
+//!    A malformed, negative, overflowing or non-ASCII value is skipped.
+//!
+//! The server may also say whether to retry at all: `x-should-retry: false`
+//! hands a retryable response back; `x-should-retry: true` makes any error
+//! status (4xx, 5xx) retryable, still only for a request safe to replay.
 //!
 //! Every response returned carries an [`Attempts`] extension; for the
 //! count of a call that ended in an error, put an [`AttemptsHandle`] in the
@@ -66,7 +82,7 @@
 //!
 //! | event | level | fields |
 //! |---|---|---|
-//! | `retrying request` | DEBUG | `attempt` (the one that failed), `delay_ms`, `delay_from` (`backoff`, `retry-after` or `classifier`: a [`WaitSource`]), `reason` (status code or error class), `method`, `host` |
+//! | `retrying request` | DEBUG | `attempt` (the one that failed), `delay_ms`, `delay_from` (`backoff`, `retry-after`, `retry-after-ms`, `ratelimit`, `ratelimit-reset`, `x-ratelimit-reset` or `classifier`: a [`WaitSource`]), `reason` (status code or error class), `method`, `host` |
 //! | `giving up on request` | INFO | `attempts`, `reason`, `why` (a [`GiveUpReason`]), `method`, `host` |
 //!
 //! Nothing is emitted for a request that needs no retry. The hooks
@@ -175,19 +191,24 @@
 //! # }
 //! ```
 
+mod attempt_header;
 mod attempts;
 pub mod box_body;
 mod budget;
 mod decide;
+mod decimal;
 mod drain;
 mod event;
 mod future;
 mod hooks;
 mod layer;
 mod policy;
+pub(crate) mod rate_limit;
 mod retry_after;
+mod server_wait;
 
 pub use crate::classify::{Classifier, DefaultClassifier, Outcome, Verdict};
+pub use attempt_header::{AttemptHeader, AttemptHeaderLayer};
 pub use attempts::{Attempts, AttemptsHandle, ResendCount};
 pub use box_body::{BoxResponseBody, BoxResponseBodyLayer};
 pub use event::{GiveUpEvent, GiveUpReason, RetryEvent, WaitSource};

@@ -140,8 +140,8 @@ impl RetryPolicy {
         self.config.max_attempts
     }
 
-    /// The wait before each retry, when the response names none with
-    /// `Retry-After`. Default: exponential from 100 ms, capped at 10 s, full
+    /// The wait before each retry, when the response names none
+    /// (`Retry-After`, `retry-after-ms`, a rate-limit header). Default: exponential from 100 ms, capped at 10 s, full
     /// jitter. The delay it returns is the wait, whole: the schedule's own
     /// cap ([`ExponentialBackoff::max_delay`]) bounds it, not
     /// [`max_retry_after`](Self::max_retry_after), which bounds what a
@@ -187,8 +187,8 @@ impl RetryPolicy {
         self.config.statuses.contains(status)
     }
 
-    /// The longest wait a server may ask for. A `Retry-After` asking for
-    /// longer is not slept: the response goes back to the caller at once.
+    /// The longest wait a server may ask for. A server's wait asking for
+    /// longer (`Retry-After`, `retry-after-ms`, a rate-limit header) is not slept: the response goes back to the caller at once.
     /// It does not cap the [`backoff`](Self::backoff), whose delays are
     /// yours: its own `max_delay` does. Default: 60 s.
     ///
