@@ -15,6 +15,15 @@ pub use error_class::ErrorClass;
 pub(crate) use error_types::ErrorTypes;
 pub(crate) use recognise::as_error;
 
+mod classifier;
+mod outcome;
+mod verdict;
+
+pub use self::classifier::{Classifier, DefaultClassifier};
+pub use self::outcome::Outcome;
+pub(crate) use self::outcome::RequestView;
+pub use self::verdict::Verdict;
+
 /// `Idempotency-Key` (IETF draft-ietf-httpapi-idempotency-key-header): a
 /// request carrying it may be replayed whatever its method.
 static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");

@@ -7,9 +7,9 @@ use tokio::time::Instant;
 use tower::retry::budget::Budget;
 
 use super::budget::LeanTpsBudget;
-use super::RetryEvent;
+use super::hooks::{GiveUpHook, RetryHook};
 use crate::backoff::{Backoff, ExponentialBackoff, Jitter};
-use crate::classify::{ErrorTypes, StatusSet};
+use crate::classify::{Classifier, ErrorTypes, StatusSet};
 
 /// When and how to retry: the `tower::retry::Policy` used by
 /// [`RetryLayer`](crate::RetryLayer).
@@ -65,12 +65,13 @@ pub(super) struct Config {
     pub(super) max_retry_after: Duration,
     pub(super) max_elapsed: Option<Duration>,
     pub(super) budget: Option<Arc<dyn Budget + Send + Sync>>,
-    pub(super) on_retry: Option<Hook>,
-    pub(super) on_give_up: Option<Hook>,
+    /// The user's rule, run before the built-in ones; `None` keeps the
+    /// fast path for statuses that are not retried.
+    pub(super) classifier: Option<Arc<dyn Classifier>>,
+    pub(super) on_retry: Option<RetryHook>,
+    pub(super) on_give_up: Option<GiveUpHook>,
     pub(super) error_types: ErrorTypes,
 }
-
-pub(super) type Hook = Arc<dyn Fn(&RetryEvent<'_>) + Send + Sync>;
 
 impl Default for RetryPolicy {
     /// The defaults of the table above.
@@ -87,6 +88,7 @@ impl Default for RetryPolicy {
                 max_retry_after: Duration::from_secs(60),
                 max_elapsed: None,
                 budget: Some(Arc::new(LeanTpsBudget::default())),
+                classifier: None,
                 on_retry: None,
                 on_give_up: None,
                 error_types: ErrorTypes::default(),
@@ -109,7 +111,7 @@ impl RetryPolicy {
         Self::default()
     }
 
-    fn config(&mut self) -> &mut Config {
+    pub(super) fn config(&mut self) -> &mut Config {
         Arc::make_mut(&mut self.config)
     }
 
@@ -337,39 +339,6 @@ impl RetryPolicy {
     }
 }
 
-impl RetryPolicy {
-    /// Calls `f` before every retry, after the `tracing` event: the place for
-    /// metrics of your own. Default: none.
-    ///
-    /// ```
-    /// let policy = tower_http_retry::RetryPolicy::default()
-    ///     .on_retry(|e: &tower_http_retry::RetryEvent<'_>| eprintln!("retrying {} ({})", e.uri, e.reason));
-    /// ```
-    pub fn on_retry<F>(mut self, f: F) -> Self
-    where
-        F: Fn(&RetryEvent<'_>) + Send + Sync + 'static,
-    {
-        self.config().on_retry = Some(Arc::new(f));
-        self
-    }
-
-    /// Calls `f` when a retryable outcome is handed back without a retry
-    /// (attempts, budget or time exhausted, `Retry-After` too long, request
-    /// not safe to replay); [`RetryEvent::gave_up`] says why. Default: none.
-    ///
-    /// ```
-    /// let policy = tower_http_retry::RetryPolicy::default()
-    ///     .on_give_up(|e: &tower_http_retry::RetryEvent<'_>| eprintln!("gave up: {:?}", e.gave_up));
-    /// ```
-    pub fn on_give_up<F>(mut self, f: F) -> Self
-    where
-        F: Fn(&RetryEvent<'_>) + Send + Sync + 'static,
-    {
-        self.config().on_give_up = Some(Arc::new(f));
-        self
-    }
-}
-
 impl fmt::Debug for RetryPolicy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = &self.config;
@@ -379,6 +348,7 @@ impl fmt::Debug for RetryPolicy {
             .field("max_retry_after", &c.max_retry_after)
             .field("max_elapsed", &c.max_elapsed)
             .field("budget", &c.budget.is_some())
+            .field("classifier", &c.classifier.is_some())
             .field("attempt", &self.attempt)
             .finish_non_exhaustive()
     }
