@@ -9,7 +9,7 @@ use std::time::Duration;
 use http::{Method, StatusCode};
 use support::*;
 use tower::retry::budget::Budget;
-use tower::{ServiceBuilder, ServiceExt};
+use tower::{Layer, ServiceBuilder, ServiceExt};
 use tower_http_retry::backoff::ConstantBackoff;
 use tower_http_retry::{RetryLayer, RetryPolicy};
 
@@ -132,4 +132,65 @@ fn safe_ratios_are_accepted() {
     for r in [0.0, 0.1, 0.2, 0.25, 0.5, 1.0, 2.0, 4.0, 1000.0] {
         let _ = RetryPolicy::default().tps_budget(Duration::from_secs(10), 10, r);
     }
+}
+
+/// An in-memory downstream answering 503 to the calls `fails` picks (by
+/// their 0-based index), 200 to the others.
+fn downstream(
+    fails: impl Fn(usize) -> bool + Clone + Send + 'static,
+) -> (
+    impl tower::Service<
+            http::Request<()>,
+            Response = http::Response<()>,
+            Error = std::convert::Infallible,
+            Future = impl Send,
+        > + Clone,
+    Arc<AtomicUsize>,
+) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = calls.clone();
+    let svc = tower::service_fn(move |_: http::Request<()>| {
+        let n = seen.fetch_add(1, Ordering::SeqCst);
+        let status = if fails(n) { 503 } else { 200 };
+        let mut res = http::Response::new(());
+        *res.status_mut() = StatusCode::from_u16(status).unwrap();
+        std::future::ready(Ok::<_, std::convert::Infallible>(res))
+    });
+    (svc, calls)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_quiet_client_s_rare_failure_is_retried() {
+    // A request a minute for ten hours, against a healthy downstream whose
+    // every tenth request fails once: every one is retried, and succeeds.
+    let (svc, _) = downstream(|n| n % 11 == 10);
+    let svc = RetryLayer::new(RetryPolicy::default()).layer(svc);
+    for minute in 0..600 {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        let res = svc.clone().oneshot(http::Request::new(())).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "minute {minute}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_fresh_client_s_first_request_retries_as_max_attempts_allows() {
+    let (svc, calls) = downstream(|n| n < 10);
+    let svc = RetryLayer::new(RetryPolicy::default().max_attempts(11)).layer(svc);
+    let res = svc.oneshot(http::Request::new(())).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(attempts(&res), Some(11));
+    assert_eq!(calls.load(Ordering::SeqCst), 11);
+}
+
+#[tokio::test(start_paused = true)]
+async fn after_the_first_request_an_outage_gets_the_reserve_only() {
+    // One healthy request, then 1,000 into an outage: the reserve (2) and
+    // what the first request earned are all the retries made.
+    let (svc, calls) = downstream(|n| n > 0);
+    let svc = RetryLayer::new(RetryPolicy::default()).layer(svc);
+    for _ in 0..1_001 {
+        let _ = svc.clone().oneshot(http::Request::new(())).await.unwrap();
+    }
+    let retries = calls.load(Ordering::SeqCst) - 1_001;
+    assert!((1..=3).contains(&retries), "{retries} retries");
 }
