@@ -12,9 +12,9 @@ mod measure;
 #[path = "../examples/fleet/server.rs"]
 mod server;
 
-use clients::{run, Scenario, Stack};
+use clients::{Scenario, Stack};
 use measure::{Record, Summary};
-use server::{Kind, Phase, Script};
+use server::{Kind, Script};
 
 /// Requests a second the whole fleet sends: 1,000 clients send one each.
 const OFFERED: f64 = 1_000.0;
@@ -25,27 +25,11 @@ const OUTAGE: usize = 1;
 /// A healthy start, an outage of two open periods of the breaker (30 s),
 /// a recovery, a flaky spell.
 fn script() -> Script {
-    Script(vec![
-        Phase {
-            name: "healthy",
-            secs: 10,
-            kind: Kind::Healthy,
-        },
-        Phase {
-            name: "outage",
-            secs: 60,
-            kind: Kind::Outage,
-        },
-        Phase {
-            name: "recovery",
-            secs: 20,
-            kind: Kind::Healthy,
-        },
-        Phase {
-            name: "flaky",
-            secs: 20,
-            kind: Kind::Flaky(0.05),
-        },
+    Script::of(&[
+        ("healthy", 10, Kind::Healthy),
+        ("outage", 60, Kind::Outage),
+        ("recovery", 20, Kind::Healthy),
+        ("flaky", 20, Kind::Flaky(0.05)),
     ])
 }
 
@@ -57,14 +41,7 @@ fn simulate(clients: usize, stack: Stack) -> (Record, Summary) {
         script: script(),
         seed: 7,
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .expect("runtime");
-    let record = runtime.block_on(run(&scenario, stack));
-    let summary = Summary::of(&record, &scenario.script, OFFERED);
-    (record, summary)
+    clients::simulate(&scenario, stack)
 }
 
 const SIZES: [usize; 3] = [10, 100, 1_000];

@@ -13,7 +13,7 @@ use tower::{BoxError, Layer, ServiceBuilder, ServiceExt};
 use tower_http_retry::backoff::ConstantBackoff;
 use tower_http_retry::{CircuitBreakerConfig, CircuitBreakerLayer, RetryLayer, RetryPolicy};
 
-use crate::measure::Record;
+use crate::measure::{Record, Summary};
 use crate::server::{Script, Server};
 
 /// One client's stack, as the simulation calls it.
@@ -105,6 +105,19 @@ pub(crate) struct Scenario {
     pub(crate) offered: f64,
     pub(crate) script: Script,
     pub(crate) seed: u64,
+}
+
+/// Runs `scenario` with every client on `stack` on a runtime of its own
+/// whose clock is paused, and returns what was seen and its figures.
+pub(crate) fn simulate(scenario: &Scenario, stack: Stack) -> (Record, Summary) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .expect("runtime");
+    let record = runtime.block_on(run(scenario, stack));
+    let summary = Summary::of(&record, &scenario.script, scenario.offered);
+    (record, summary)
 }
 
 /// Runs `scenario` with every client on `stack`, on the current (paused)

@@ -20,9 +20,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant as WallClock;
 
-use clients::{run, Scenario, Stack};
-use measure::Summary;
-use server::{Kind, Phase, Script};
+use clients::{simulate, Scenario, Stack};
+use server::{Kind, Script};
 
 /// Counts the bytes allocated, to report the memory per client.
 struct Counting;
@@ -54,32 +53,12 @@ const CAPACITY: f64 = 4_000.0;
 /// one-minute outage, recovery, an overload (the capacity drops to a
 /// quarter: the offered load is twice what it serves), recovery.
 fn script() -> Script {
-    Script(vec![
-        Phase {
-            name: "flaky 5 %",
-            secs: 60,
-            kind: Kind::Flaky(0.05),
-        },
-        Phase {
-            name: "outage",
-            secs: 60,
-            kind: Kind::Outage,
-        },
-        Phase {
-            name: "recovery",
-            secs: 60,
-            kind: Kind::Healthy,
-        },
-        Phase {
-            name: "overload",
-            secs: 60,
-            kind: Kind::Overload(0.25),
-        },
-        Phase {
-            name: "healthy",
-            secs: 60,
-            kind: Kind::Healthy,
-        },
+    Script::of(&[
+        ("flaky 5 %", 60, Kind::Flaky(0.05)),
+        ("outage", 60, Kind::Outage),
+        ("recovery", 60, Kind::Healthy),
+        ("overload", 60, Kind::Overload(0.25)),
+        ("healthy", 60, Kind::Healthy),
     ])
 }
 
@@ -117,11 +96,6 @@ fn main() {
         "p50 ms",
         "p99 ms"
     );
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .expect("runtime");
     let mut results = Vec::new();
     for &clients in &sizes {
         let scenario = Scenario {
@@ -133,8 +107,7 @@ fn main() {
         };
         let wall = WallClock::now();
         for stack in Stack::ALL {
-            let record = runtime.block_on(run(&scenario, stack));
-            let s = Summary::of(&record, &script, offered);
+            let (record, s) = simulate(&scenario, stack);
             let amp = |i: usize| s.amplification[i];
             println!(
                 "{:>6} {:<18} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>9.0} {:>8} {:>5.2} {:>7.2}% {:>7.2}% {:>6} {:>7}",

@@ -44,6 +44,12 @@ pub(crate) struct Phase {
 pub(crate) struct Script(pub(crate) Vec<Phase>);
 
 impl Script {
+    /// The phases named, each `(name, seconds, kind)`.
+    pub(crate) fn of(phases: &[(&'static str, u64, Kind)]) -> Self {
+        let phase = |&(name, secs, kind): &(&'static str, u64, Kind)| Phase { name, secs, kind };
+        Script(phases.iter().map(phase).collect())
+    }
+
     /// The phase at `secs` from the start, and its index.
     pub(crate) fn at(&self, secs: f64) -> (usize, Phase) {
         let mut end = 0.0;
