@@ -194,3 +194,57 @@ async fn after_the_first_request_an_outage_gets_the_reserve_only() {
     let retries = calls.load(Ordering::SeqCst) - 1_001;
     assert!((1..=3).contains(&retries), "{retries} retries");
 }
+
+/// Against a sick host `a` (always 503) and a healthy host `b` whose next
+/// request fails once: whether `b`'s failure is retried after `a` spent
+/// its budget.
+async fn healthy_host_retried_after_a_sick_one(policy: RetryPolicy) -> bool {
+    let b_calls = Arc::new(AtomicUsize::new(0));
+    let seen = b_calls.clone();
+    let svc = tower::service_fn(move |req: http::Request<()>| {
+        let status = match req.uri().host() {
+            Some("b.test") => {
+                // b's third call fails: the first of the request below.
+                if seen.fetch_add(1, Ordering::SeqCst) == 2 {
+                    503
+                } else {
+                    200
+                }
+            }
+            _ => 503,
+        };
+        let mut res = http::Response::new(());
+        *res.status_mut() = StatusCode::from_u16(status).unwrap();
+        std::future::ready(Ok::<_, std::convert::Infallible>(res))
+    });
+    let svc = RetryLayer::new(policy).layer(svc);
+    let get = |host: &str| {
+        http::Request::get(format!("http://{host}/"))
+            .body(())
+            .unwrap()
+    };
+    // Both hosts seen twice (past the first request's trust), then a storm
+    // against `a`.
+    for host in ["a.test", "b.test", "a.test", "b.test"] {
+        let _ = svc.clone().oneshot(get(host)).await.unwrap();
+    }
+    for _ in 0..100 {
+        let _ = svc.clone().oneshot(get("a.test")).await.unwrap();
+    }
+    let res = svc.oneshot(get("b.test")).await.unwrap();
+    res.status() == StatusCode::OK
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_a_budget_per_host_a_sick_host_spends_only_its_own() {
+    assert!(!healthy_host_retried_after_a_sick_one(RetryPolicy::default()).await);
+    assert!(
+        healthy_host_retried_after_a_sick_one(RetryPolicy::default().budget_per_host(16)).await
+    );
+}
+
+#[test]
+#[should_panic(expected = "`max_hosts` must be at least 1, got 0")]
+fn no_hosts_is_rejected() {
+    let _ = RetryPolicy::default().budget_per_host(0);
+}

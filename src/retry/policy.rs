@@ -6,7 +6,7 @@ use http::StatusCode;
 use tokio::time::Instant;
 use tower::retry::budget::Budget;
 
-use super::budget::EarnedBudget;
+use super::budget::{BudgetRef, EarnedBudget, HostBudgets};
 use super::RetryEvent;
 use crate::backoff::{Backoff, ExponentialBackoff, Jitter};
 use crate::classify::StatusSet;
@@ -65,11 +65,24 @@ pub(super) struct Config {
     pub(super) max_retry_after: Duration,
     pub(super) max_elapsed: Option<Duration>,
     pub(super) budget: Option<Arc<dyn Budget + Send + Sync>>,
+    /// One budget per host instead of `budget`, when set.
+    pub(super) host_budgets: Option<Arc<HostBudgets>>,
     pub(super) on_retry: Option<Hook>,
     pub(super) on_give_up: Option<Hook>,
 }
 
 pub(super) type Hook = Arc<dyn Fn(&RetryEvent<'_>) + Send + Sync>;
+
+impl Config {
+    /// The budget a request to `uri` deposits in and withdraws from: its
+    /// host's when budgets are per host, else the shared one.
+    pub(super) fn budget_for(&self, uri: &http::Uri) -> Option<BudgetRef<'_>> {
+        match &self.host_budgets {
+            Some(hosts) => Some(BudgetRef::Host(hosts.for_uri(uri))),
+            None => self.budget.as_deref().map(BudgetRef::Shared),
+        }
+    }
+}
 
 impl Default for RetryPolicy {
     /// The defaults of the table above.
@@ -86,6 +99,7 @@ impl Default for RetryPolicy {
                 max_retry_after: Duration::from_secs(60),
                 max_elapsed: None,
                 budget: Some(Arc::new(EarnedBudget::default())),
+                host_budgets: None,
                 on_retry: None,
                 on_give_up: None,
             }),
@@ -256,6 +270,7 @@ impl fmt::Debug for RetryPolicy {
             .field("max_retry_after", &c.max_retry_after)
             .field("max_elapsed", &c.max_elapsed)
             .field("budget", &c.budget.is_some())
+            .field("budget_per_host", &c.host_budgets.is_some())
             .field("attempt", &self.attempt)
             .finish_non_exhaustive()
     }
