@@ -11,7 +11,10 @@ use tower::retry::budget::TpsBudget;
 use tower::util::BoxCloneService;
 use tower::{BoxError, Layer, ServiceBuilder, ServiceExt};
 use tower_http_retry::backoff::ConstantBackoff;
-use tower_http_retry::{CircuitBreakerConfig, CircuitBreakerLayer, RetryLayer, RetryPolicy};
+use tower_http_retry::{
+    AdaptiveThrottleLayer, CircuitBreakerConfig, CircuitBreakerLayer, HedgeLayer, RetryLayer,
+    RetryPolicy,
+};
 
 use crate::measure::{Record, Summary};
 use crate::server::{Script, Server};
@@ -33,19 +36,25 @@ pub(crate) enum Stack {
     Ours,
     /// `RetryPolicy::default()` above `CircuitBreakerConfig::default()`.
     OursBreaker,
-    // Rows to add as the layers land: ours + `AdaptiveThrottleLayer`
-    // (beneath the retry layer), ours + `HedgeLayer` (in its place). Add a
-    // variant, its name, and its stack in `client` below.
+    /// `RetryPolicy::default()` above `AdaptiveThrottleLayer::new()`.
+    OursThrottle,
+    /// `RetryPolicy::default()` above `HedgeLayer::new(50 ms)` spending the
+    /// policy's budget.
+    OursHedge,
+    // A new row: a variant here, in `ALL`, its name, and its stack in
+    // `client` below.
 }
 
 impl Stack {
     /// Every stack, in the table's order.
-    pub(crate) const ALL: [Stack; 5] = [
+    pub(crate) const ALL: [Stack; 7] = [
         Stack::NoRetry,
         Stack::Naive,
         Stack::TowerBudget,
         Stack::Ours,
         Stack::OursBreaker,
+        Stack::OursThrottle,
+        Stack::OursHedge,
     ];
 
     /// The name in the table and the charts.
@@ -56,6 +65,8 @@ impl Stack {
             Stack::TowerBudget => "tower TpsBudget",
             Stack::Ours => "ours (default)",
             Stack::OursBreaker => "ours + breaker",
+            Stack::OursThrottle => "ours + throttle",
+            Stack::OursHedge => "ours + hedge 50 ms",
         }
     }
 
@@ -81,6 +92,15 @@ impl Stack {
                 RetryPolicy::default(),
                 CircuitBreakerLayer::new(CircuitBreakerConfig::default()).layer(server),
             ),
+            Stack::OursThrottle => retrying(
+                RetryPolicy::default(),
+                AdaptiveThrottleLayer::new().layer(server),
+            ),
+            Stack::OursHedge => {
+                let policy = RetryPolicy::default();
+                let hedge = HedgeLayer::new(Duration::from_millis(50)).budget_of(&policy);
+                retrying(policy, hedge.layer(server))
+            }
         }
     }
 }
