@@ -170,6 +170,9 @@ impl RetryPolicy {
     ///
     /// A fleet's bound then holds per host: in an outage of every host at
     /// once, each host's budget spends at most its own reserve.
+    /// [`HedgeLayer::budget_of`](crate::HedgeLayer::budget_of) shares a
+    /// policy's shared budget only: with budgets per host, give the hedge
+    /// layer a budget of its own.
     ///
     /// # Panics
     ///
