@@ -1,5 +1,6 @@
-//! A narrated tour of `RetryLayer` and `CircuitBreakerLayer` over
-//! hyper-util's client, against a flaky server on loopback:
+//! A narrated tour of `RetryLayer`, `CircuitBreakerLayer` and
+//! `BufferResponseLayer` over hyper-util's client, against a flaky server
+//! and a rate-limited API on loopback:
 //! `cargo run --example demo`.
 //!
 //! Every scenario prints a timeline (each attempt as the server saw it, each
@@ -8,6 +9,7 @@
 //! Sections are async functions run in turn by `main`; a new one reuses
 //! `run` and the checks of `Outcome`.
 
+mod rate_limited;
 mod server;
 mod story;
 
@@ -32,7 +34,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use server::serve;
 use story::{run, Narrate, Shared, Story};
 
-fn request(method: &str, url: &str, key: Option<&str>) -> Request<Full<Bytes>> {
+pub(crate) fn request(method: &str, url: &str, key: Option<&str>) -> Request<Full<Bytes>> {
     let mut req = Request::builder().method(method).uri(url);
     if let Some(key) = key {
         req = req.header("idempotency-key", key);
@@ -42,7 +44,7 @@ fn request(method: &str, url: &str, key: Option<&str>) -> Request<Full<Bytes>> {
 }
 
 /// The demo's policy: seeded jitter, so the delays are the same on every run.
-fn policy() -> RetryPolicy {
+pub(crate) fn policy() -> RetryPolicy {
     let backoff = ExponentialBackoff::new(Duration::from_millis(50))
         .max_delay(Duration::from_secs(1))
         .jitter(Jitter::Full)
@@ -164,6 +166,7 @@ async fn main() -> ExitCode {
 
     retry_section(&story, addr).await;
     breaker_section(&story, addr).await;
+    rate_limited::rate_limit_section(&story).await;
 
     let problems = std::mem::take(&mut story.lock().problems);
     if problems.is_empty() {

@@ -68,7 +68,7 @@ pub(crate) fn handle<B>(story: &Shared, req: &Request<B>) -> Response<Full<Bytes
 
     let at = story.start.elapsed();
     story.calls.push(at);
-    story.last_retry_after = retry_after;
+    story.last_wait = retry_after.map(|s| ("retry-after", s * 1000));
     let key = match key {
         "" => String::new(),
         key => format!(" (Idempotency-Key: {key})"),
