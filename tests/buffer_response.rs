@@ -186,3 +186,26 @@ async fn empty_body_is_whole_and_ended() {
     assert!(res.body().is_end_stream());
     assert_eq!(res.body().size_hint().exact(), Some(0));
 }
+
+#[tokio::test]
+async fn retryable_status_with_a_body_over_the_limit_is_final_and_intact() {
+    let server = TestServer::start(|_, _| {
+        let mut res = http::Response::new(Full::new(Bytes::from(page())));
+        *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+        res
+    })
+    .await;
+    let svc = ServiceBuilder::new()
+        .layer(RetryLayer::new(fast_policy()))
+        .layer(BufferResponseLayer::new(100))
+        .service(client());
+
+    let res = svc
+        .oneshot(request(Method::GET, &server.url("/")))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(attempts(&res), Some(1), "a committed body is not retried");
+    assert_eq!(server.calls(), 1);
+    assert_eq!(res.into_body().collect().await.unwrap().to_bytes(), page());
+}

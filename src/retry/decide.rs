@@ -11,7 +11,7 @@ use super::future::RetryDelay;
 use super::retry_after::RetryAfter;
 use super::server_wait::{self, WaitHeader};
 use super::{Attempts, ResendCount, RetryEvent, RetryPolicy, RetryReason};
-use crate::body::ReplayHandle;
+use crate::body::{BodyOverLimit, ReplayHandle};
 use crate::classify::{is_replayable, ErrorClass};
 
 /// The retry to make: why, after how long, and by whose word.
@@ -66,6 +66,7 @@ enum GiveUp {
     RetryAfterTooLong,
     RateLimitTooLong,
     ServerSaidNo,
+    ResponseOverLimit,
     Elapsed,
     Budget,
 }
@@ -79,6 +80,7 @@ impl GiveUp {
             GiveUp::RetryAfterTooLong => "Retry-After above max_retry_after",
             GiveUp::RateLimitTooLong => "rate-limit wait above max_retry_after",
             GiveUp::ServerSaidNo => "x-should-retry: false",
+            GiveUp::ResponseOverLimit => "response body over the BufferResponseLayer limit",
             GiveUp::Elapsed => "max elapsed time would be exceeded",
             GiveUp::Budget => "retry budget exhausted",
         }
@@ -109,6 +111,12 @@ impl RetryPolicy {
                 class => RetryReason::Error(class),
             },
         };
+        // Put there by `BufferResponseLayer`: the body is partly read.
+        if let Ok(res) = result {
+            if res.extensions().get::<BodyOverLimit>().is_some() {
+                return Err((reason, GiveUp::ResponseOverLimit));
+            }
+        }
         if reason != RetryReason::Error(ErrorClass::NeverSent) && !is_replayable(req) {
             return Err((reason, GiveUp::NotReplayable));
         }
