@@ -209,3 +209,34 @@ async fn retryable_status_with_a_body_over_the_limit_is_final_and_intact() {
     assert_eq!(server.calls(), 1);
     assert_eq!(res.into_body().collect().await.unwrap().to_bytes(), page());
 }
+
+#[tokio::test]
+async fn the_classifier_sees_the_buffered_body() {
+    use tower_http_retry::retry::{Outcome, Verdict};
+
+    // Overloaded, said only in the body of a 200; then the answer.
+    let server = TestServer::start(|n, _| {
+        let body = if n == 0 {
+            r#"{"error":"overloaded"}"#
+        } else {
+            "answer"
+        };
+        http::Response::new(Full::new(Bytes::from(body)))
+    })
+    .await;
+    let policy = fast_policy().classify(|o: &Outcome<'_>| match o.body() {
+        Some(body) if body.starts_with(b"{\"error\":\"overloaded\"") => Verdict::Retry,
+        _ => Verdict::Default,
+    });
+    let svc = ServiceBuilder::new()
+        .layer(RetryLayer::new(policy))
+        .layer(BufferResponseLayer::new(1024))
+        .service(client());
+
+    let res = svc
+        .oneshot(request(Method::GET, &server.url("/")))
+        .await
+        .unwrap();
+    assert_eq!(attempts(&res), Some(2));
+    assert_eq!(res.body().bytes().map(|b| &b[..]), Some(&b"answer"[..]));
+}

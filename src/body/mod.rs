@@ -173,7 +173,4 @@ pub(crate) struct BodyOverLimit;
 /// layer that buffered it, so that a decision above (the retry classifier's
 /// `Outcome::body()`) can read it whatever the body type is.
 #[derive(Debug, Clone)]
-pub(crate) struct BufferedBytes(
-    #[allow(dead_code)] // read by the classifier's `Outcome::body()`
-    pub(crate)  bytes::Bytes,
-);
+pub(crate) struct BufferedBytes(pub(crate) bytes::Bytes);
