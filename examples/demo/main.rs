@@ -163,7 +163,9 @@ async fn main() -> ExitCode {
     let story = Shared(Arc::new(Mutex::new(Story::new())));
     let subscriber = tracing_subscriber::registry().with(Narrate(story.clone()));
     tracing::subscriber::set_global_default(subscriber).expect("no other subscriber");
-    let addr = serve(story.clone()).await.expect("bind 127.0.0.1:0");
+    let addr = serve(story.clone(), server::handle)
+        .await
+        .expect("bind 127.0.0.1:0");
     println!("A flaky server on {addr}; a client: RetryLayer over hyper-util's Client.");
     println!("Policy: 4 attempts; exponential backoff from 50 ms, full jitter (seeded);");
     println!("        the server's wait honoured up to 5 s; no retry budget.");

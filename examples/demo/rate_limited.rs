@@ -2,8 +2,6 @@
 //! `RateLimit` and `X-RateLimit-Reset`), and whose report body breaks
 //! half-way once; the client reads bodies before deciding.
 
-use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -12,14 +10,13 @@ use http::{HeaderName, Request, Response, StatusCode};
 use http_body::Frame;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
-use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use tokio::net::TcpListener;
+use hyper_util::rt::TokioExecutor;
 use tower::ServiceBuilder;
 use tower_http_retry::retry::AttemptHeaderLayer;
 use tower_http_retry::{BufferResponseLayer, RetryLayer};
 
+use crate::server::serve;
 use crate::story::{run, Shared};
 use crate::{policy, request};
 
@@ -64,24 +61,7 @@ fn answer(path: &str, n: usize) -> (StatusCode, Vec<(&'static str, String)>, Bod
     }
 }
 
-/// Starts the rate-limited API on 127.0.0.1:0.
-async fn serve(story: Shared) -> std::io::Result<SocketAddr> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let story = story.clone();
-            let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
-                let res = handle(&story, &req);
-                async move { Ok::<_, Infallible>(res) }
-            });
-            let conn = hyper::server::conn::http1::Builder::new();
-            tokio::spawn(conn.serve_connection(TokioIo::new(stream), svc));
-        }
-    });
-    Ok(addr)
-}
-
+/// Answers one request by the rules of `answer`, and narrates it.
 fn handle<B>(story: &Shared, req: &Request<B>) -> Response<Body> {
     let path = req.uri().path();
     let attempt = req.headers().get("x-attempt");
@@ -113,7 +93,9 @@ fn handle<B>(story: &Shared, req: &Request<B>) -> Response<Body> {
 /// The server's word in other forms than `Retry-After`, and a body read
 /// before the decision.
 pub(crate) async fn rate_limit_section(story: &Shared) {
-    let addr = serve(story.clone()).await.expect("bind 127.0.0.1:0");
+    let addr = serve(story.clone(), handle)
+        .await
+        .expect("bind 127.0.0.1:0");
     println!("\nA rate-limited API on {addr}; now the client reads each body (up to 64 KiB)");
     println!("before deciding, and numbers its attempts (x-attempt):");
     println!("RetryLayer → AttemptHeaderLayer → BufferResponseLayer → hyper-util's Client.");
