@@ -81,11 +81,6 @@ impl Throttle {
         rejection_probability(self.lock().window.counts(), self.k)
     }
 
-    #[cfg(test)]
-    pub(crate) fn counts(&self) -> Counts {
-        self.lock().window.counts()
-    }
-
     /// `scheme://host:port` of a per-host throttle.
     pub(crate) fn host(&self) -> Option<&Arc<str>> {
         self.host.as_ref()
