@@ -275,18 +275,6 @@ async fn every_response_carries_attempts() {
 
 /// One GET through `svc` to `server`: how many attempts it took, and how
 /// many connections the server saw.
-async fn attempts_and_connections<S, B>(svc: S, server: &TestServer) -> (Option<u32>, usize)
-where
-    S: tower::Service<Request<Full<Bytes>>, Response = http::Response<B>>,
-    S::Error: std::fmt::Debug,
-{
-    let res = svc
-        .oneshot(request(Method::GET, &server.url("/")))
-        .await
-        .unwrap();
-    (attempts(&res), server.connections())
-}
-
 #[tokio::test]
 async fn empty_error_bodies_keep_the_pooled_connection() {
     let server = TestServer::statuses(&[503, 503]).await;
@@ -323,4 +311,28 @@ async fn small_error_bodies_keep_the_pooled_connection() {
     let server = TestServer::error_pages(1024, 2).await;
     let svc = RetryLayer::new(fast_policy()).layer(client());
     assert_eq!(attempts_and_connections(svc, &server).await, (Some(3), 1));
+}
+
+#[tokio::test]
+async fn attempt_header_numbers_every_attempt_from_one() {
+    use tower_http_retry::retry::AttemptHeaderLayer;
+
+    let server = TestServer::statuses(&[503, 502]).await;
+    let svc = ServiceBuilder::new()
+        .layer(RetryLayer::new(fast_policy()))
+        .layer(AttemptHeaderLayer::new(http::HeaderName::from_static(
+            "x-attempt",
+        )))
+        .service(client());
+    let mut req = request(Method::GET, &server.url("/"));
+    req.headers_mut()
+        .insert("x-attempt", "caller's".parse().unwrap());
+    let res = svc.oneshot(req).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let seen: Vec<_> = server
+        .requests()
+        .iter()
+        .map(|r| r.headers["x-attempt"].to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(seen, ["1", "2", "3"]);
 }

@@ -6,10 +6,10 @@ use http::StatusCode;
 use tokio::time::Instant;
 use tower::retry::budget::Budget;
 
-use super::budget::LeanTpsBudget;
-use super::RetryEvent;
+use super::budget::EarnedBudget;
+use super::hooks::{GiveUpHook, RetryHook};
 use crate::backoff::{Backoff, ExponentialBackoff, Jitter};
-use crate::classify::StatusSet;
+use crate::classify::{Classifier, ErrorTypes, StatusSet};
 
 /// When and how to retry: the `tower::retry::Policy` used by
 /// [`RetryLayer`](crate::RetryLayer).
@@ -21,7 +21,7 @@ use crate::classify::StatusSet;
 /// | [`retry_statuses`](Self::retry_statuses) | 408, 429, 500, 502, 503, 504 |
 /// | [`max_retry_after`](Self::max_retry_after) | 60 s |
 /// | [`max_elapsed`](Self::max_elapsed) | none |
-/// | [`budget`](Self::budget) | the bounds of `TpsBudget::new(10 s, 10, 0.2)`: 20 % of requests plus 10 retries/s |
+/// | [`budget`](Self::budget) | [`earned_budget`](Self::earned_budget)`(10 s, 2, 0.2)`: 20 % of requests, a reserve of 2, bounded for a fleet of any size |
 ///
 /// Cloning is cheap (one reference count): the configuration and the budget
 /// are shared by every clone.
@@ -65,11 +65,13 @@ pub(super) struct Config {
     pub(super) max_retry_after: Duration,
     pub(super) max_elapsed: Option<Duration>,
     pub(super) budget: Option<Arc<dyn Budget + Send + Sync>>,
-    pub(super) on_retry: Option<Hook>,
-    pub(super) on_give_up: Option<Hook>,
+    /// The user's rule, run before the built-in ones; `None` keeps the
+    /// fast path for statuses that are not retried.
+    pub(super) classifier: Option<Arc<dyn Classifier>>,
+    pub(super) on_retry: Option<RetryHook>,
+    pub(super) on_give_up: Option<GiveUpHook>,
+    pub(super) error_types: ErrorTypes,
 }
-
-pub(super) type Hook = Arc<dyn Fn(&RetryEvent<'_>) + Send + Sync>;
 
 impl Default for RetryPolicy {
     /// The defaults of the table above.
@@ -85,9 +87,11 @@ impl Default for RetryPolicy {
                 statuses: StatusSet::default(),
                 max_retry_after: Duration::from_secs(60),
                 max_elapsed: None,
-                budget: Some(Arc::new(LeanTpsBudget::default())),
+                budget: Some(Arc::new(EarnedBudget::default())),
+                classifier: None,
                 on_retry: None,
                 on_give_up: None,
+                error_types: ErrorTypes::default(),
             }),
             attempt: 1,
             previous: Duration::ZERO,
@@ -107,7 +111,7 @@ impl RetryPolicy {
         Self::default()
     }
 
-    fn config(&mut self) -> &mut Config {
+    pub(super) fn config(&mut self) -> &mut Config {
         Arc::make_mut(&mut self.config)
     }
 
@@ -136,10 +140,13 @@ impl RetryPolicy {
         self.config.max_attempts
     }
 
-    /// The wait before each retry, when the response names none with
-    /// `Retry-After`. Default: exponential from 100 ms, capped at 10 s, full
-    /// jitter. Any delay it returns is capped at
-    /// [`max_retry_after`](Self::max_retry_after).
+    /// The wait before each retry, when the response names none
+    /// (`Retry-After`, `retry-after-ms`, a rate-limit header). Default: exponential from 100 ms, capped at 10 s, full
+    /// jitter. The delay it returns is the wait, whole: the schedule's own
+    /// cap ([`ExponentialBackoff::max_delay`]) bounds it, not
+    /// [`max_retry_after`](Self::max_retry_after), which bounds what a
+    /// server asks for. A delay too long for the clock (`Duration::MAX`)
+    /// waits as long as tokio's timer can (about 30 years), never less.
     ///
     /// ```
     /// use std::time::Duration;
@@ -180,9 +187,10 @@ impl RetryPolicy {
         self.config.statuses.contains(status)
     }
 
-    /// The longest wait the policy ever sleeps. A `Retry-After` asking for
-    /// longer is not slept: the response goes back to the caller at once.
-    /// A backoff delay above it is cut to it. Default: 60 s.
+    /// The longest wait a server may ask for. A server's wait asking for
+    /// longer (`Retry-After`, `retry-after-ms`, a rate-limit header) is not slept: the response goes back to the caller at once.
+    /// It does not cap the [`backoff`](Self::backoff), whose delays are
+    /// yours: its own `max_delay` does. Default: 60 s.
     ///
     /// ```
     /// use std::time::Duration;
@@ -193,8 +201,14 @@ impl RetryPolicy {
         self
     }
 
-    /// The time a request may take, measured from its first attempt: a retry
-    /// whose wait would end past it is not made. Default: none.
+    /// When the last retry may start, measured from the start of the first
+    /// attempt: a retry whose wait would end past `max_elapsed` is not made,
+    /// and the last outcome goes back to the caller. It does not bound the
+    /// whole call: an attempt that starts in time runs as long as it takes
+    /// (attempts of 8 s, a 1 s backoff and `max_elapsed(20 s)`: retries
+    /// start at 9 s and 18 s, and the call ends at 26 s). To bound the
+    /// whole call, put a timeout above the retries, as in the example.
+    /// Default: none.
     ///
     /// # Panics
     ///
@@ -202,7 +216,18 @@ impl RetryPolicy {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let policy = tower_http_retry::RetryPolicy::default().max_elapsed(Duration::from_secs(20));
+    /// use tower::ServiceBuilder;
+    /// use tower_http_retry::{RetryLayer, RetryPolicy};
+    /// # let client = tower::service_fn(|_: http::Request<String>| async {
+    /// #     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+    /// # });
+    ///
+    /// let client = ServiceBuilder::new()
+    ///     .timeout(Duration::from_secs(25)) // the whole call, retries included
+    ///     .layer(RetryLayer::new(
+    ///         RetryPolicy::default().max_elapsed(Duration::from_secs(20)), // no retry starts after 20 s
+    ///     ))
+    ///     .service(client);
     /// ```
     pub fn max_elapsed(mut self, max_elapsed: Duration) -> Self {
         assert!(
@@ -213,123 +238,49 @@ impl RetryPolicy {
         self
     }
 
-    /// The retry budget, shared by every clone of this policy: every request
-    /// deposits once, every retry withdraws, and a retry the budget refuses
-    /// is not made. Takes any `tower::retry::budget::Budget`.
-    /// Default: the bounds of `TpsBudget::new(10 s, 10, 0.2)` (Finagle's),
-    /// kept by a budget of the crate's own whose deposit takes no lock and
-    /// reads the clock only on one deposit in 16 per thread (tower's takes
-    /// a mutex and reads it every time; every request deposits).
-    ///
-    /// `TpsBudget` rounds the ratio to one retry per *whole* number of
-    /// requests (tower issue 857: `0.6` behaves as `1.0`); prefer
-    /// [`tps_budget`](Self::tps_budget), which refuses such ratios.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use tower::retry::budget::TpsBudget;
-    /// let policy = tower_http_retry::RetryPolicy::default()
-    ///     .budget(TpsBudget::new(Duration::from_secs(10), 10, 0.2));
-    /// ```
-    pub fn budget<B>(mut self, budget: B) -> Self
-    where
-        B: Budget + Send + Sync + 'static,
-    {
-        self.config().budget = Some(Arc::new(budget));
-        self
-    }
-
-    /// A budget with `TpsBudget`'s bounds and its parameters checked (the
-    /// lock-free deposit of the default budget): retries may make up
-    /// `retry_ratio` of the requests seen over `ttl`, plus `min_per_sec`
-    /// retries per second.
-    ///
-    /// # Panics
-    ///
-    /// With a message naming the parameter, if `ttl` is outside 1 s..=60 s,
-    /// `min_per_sec` is `i32::MAX` or more, or `retry_ratio` is not finite,
-    /// is negative, above 1000, or one that `TpsBudget` would round
-    /// (a ratio `r ≤ 1` must make `1 / r` a whole number: 1, 0.5, 0.25,
-    /// 0.2, 0.1, …; a ratio above 1 must make `1000 / r` one).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let policy = tower_http_retry::RetryPolicy::default()
-    ///     .tps_budget(Duration::from_secs(10), 10, 0.25);
-    /// ```
-    pub fn tps_budget(self, ttl: Duration, min_per_sec: u32, retry_ratio: f32) -> Self {
-        assert!(
-            (Duration::from_secs(1)..=Duration::from_secs(60)).contains(&ttl),
-            "RetryPolicy::tps_budget: `ttl` must be within 1s..=60s, got {ttl:?}"
-        );
-        assert!(
-            min_per_sec < i32::MAX as u32,
-            "RetryPolicy::tps_budget: `min_per_sec` must be below i32::MAX, got {min_per_sec}"
-        );
-        assert!(
-            retry_ratio.is_finite() && (0.0..=1000.0).contains(&retry_ratio),
-            "RetryPolicy::tps_budget: `retry_ratio` must be within 0..=1000, got {retry_ratio}"
-        );
-        let per = if retry_ratio <= 1.0 { 1.0 } else { 1000.0 };
-        if retry_ratio > 0.0 {
-            let withdraw = f64::from(per) / f64::from(retry_ratio);
-            assert!(
-                (withdraw - withdraw.round()).abs() < 1e-4,
-                "RetryPolicy::tps_budget: `retry_ratio` {retry_ratio} would be rounded by TpsBudget \
-                 (tower issue 857) to {}; use a ratio r for which {per}/r is a whole number",
-                per / withdraw.trunc() as f32
-            );
-        }
-        self.budget(LeanTpsBudget::new(ttl, min_per_sec, retry_ratio))
-    }
-
-    /// No retry budget: [`max_attempts`](Self::max_attempts) is the only
-    /// bound on retries.
-    ///
-    /// ```
-    /// let policy = tower_http_retry::RetryPolicy::default().without_budget();
-    /// ```
-    pub fn without_budget(mut self) -> Self {
-        self.config().budget = None;
-        self
-    }
-
     /// The budget this policy withdraws from, shared: hedging spends it too
     /// (`HedgeLayer::budget_of`), and takes its default from here.
     pub(crate) fn shared_budget(&self) -> Option<Arc<dyn Budget + Send + Sync>> {
         self.config.budget.clone()
     }
-}
 
-impl RetryPolicy {
-    /// Calls `f` before every retry, after the `tracing` event: the place for
-    /// metrics of your own. Default: none.
+    /// Teaches the policy an error type of your own, so that its
+    /// `source()` chain is walked like that of a known error
+    /// ([`ErrorClass::from_error`](crate::ErrorClass::from_error)). Default:
+    /// none.
+    ///
+    /// The policy is generic over the error type of the service it retries,
+    /// and Rust cannot ask a value of a generic type whether it is an error:
+    /// the policy sees as errors the boxed ones (`tower::BoxError`, as every
+    /// layer that adds errors returns, the circuit breaker included), the
+    /// types of [`ErrorClass`](crate::ErrorClass)'s table, and the types
+    /// registered here. An error of any other type is
+    /// [`Ambiguous`](crate::ErrorClass::Ambiguous): a POST that failed with
+    /// it is never replayed, even when a refused connection is beneath it.
     ///
     /// ```
-    /// let policy = tower_http_retry::RetryPolicy::default()
-    ///     .on_retry(|e: &tower_http_retry::RetryEvent<'_>| eprintln!("retrying {} ({})", e.uri, e.reason));
-    /// ```
-    pub fn on_retry<F>(mut self, f: F) -> Self
-    where
-        F: Fn(&RetryEvent<'_>) + Send + Sync + 'static,
-    {
-        self.config().on_retry = Some(Arc::new(f));
-        self
-    }
-
-    /// Calls `f` when a retryable outcome is handed back without a retry
-    /// (attempts, budget or time exhausted, `Retry-After` too long, request
-    /// not safe to replay); [`RetryEvent::gave_up`] says why. Default: none.
+    /// use std::{error::Error, fmt, io};
     ///
+    /// /// The error of a client of your own, with the I/O error beneath it.
+    /// #[derive(Debug)]
+    /// struct MyClientError(io::Error);
+    /// impl fmt::Display for MyClientError {
+    ///     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    ///         f.write_str("my client failed")
+    ///     }
+    /// }
+    /// impl Error for MyClientError {
+    ///     fn source(&self) -> Option<&(dyn Error + 'static)> {
+    ///         Some(&self.0)
+    ///     }
+    /// }
+    ///
+    /// // A refused connection beneath `MyClientError` now proves that the
+    /// // request never left: it is retried whatever its method.
+    /// let policy = tower_http_retry::RetryPolicy::default().error_type::<MyClientError>();
     /// ```
-    /// let policy = tower_http_retry::RetryPolicy::default()
-    ///     .on_give_up(|e: &tower_http_retry::RetryEvent<'_>| eprintln!("gave up: {:?}", e.gave_up));
-    /// ```
-    pub fn on_give_up<F>(mut self, f: F) -> Self
-    where
-        F: Fn(&RetryEvent<'_>) + Send + Sync + 'static,
-    {
-        self.config().on_give_up = Some(Arc::new(f));
+    pub fn error_type<E: std::error::Error + 'static>(mut self) -> Self {
+        self.config().error_types.register::<E>();
         self
     }
 }
@@ -343,6 +294,7 @@ impl fmt::Debug for RetryPolicy {
             .field("max_retry_after", &c.max_retry_after)
             .field("max_elapsed", &c.max_elapsed)
             .field("budget", &c.budget.is_some())
+            .field("classifier", &c.classifier.is_some())
             .field("attempt", &self.attempt)
             .finish_non_exhaustive()
     }
