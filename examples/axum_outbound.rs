@@ -23,14 +23,18 @@ use tower::timeout::Timeout;
 use tower::{ServiceBuilder, ServiceExt};
 use tower_http_retry::backoff::ExponentialBackoff;
 use tower_http_retry::{
-    Attempts, CircuitBreaker, CircuitBreakerConfig, CircuitBreakerLayer, CircuitOpen, RetryLayer,
-    RetryPolicy,
+    Attempts, BoxResponseBody, BoxResponseBodyLayer, CircuitBreaker, CircuitBreakerConfig,
+    CircuitBreakerLayer, CircuitOpen, RetryLayer, RetryPolicy,
 };
 
 /// The outbound stack, built once and shared by every request the app
 /// serves: clones share the connection pool, the retry budget and the breaker.
-pub(crate) type Downstream =
-    Retry<RetryPolicy, CircuitBreaker<Timeout<Client<HttpConnector, Full<Bytes>>>>>;
+/// `BoxResponseBody` boxes hyper's response bodies so that the error page of
+/// a retried attempt is read and its connection kept.
+pub(crate) type Downstream = Retry<
+    RetryPolicy,
+    CircuitBreaker<Timeout<BoxResponseBody<Client<HttpConnector, Full<Bytes>>>>>,
+>;
 
 /// The app's state: the shared stack and where the downstream is.
 #[derive(Clone, Debug)]
@@ -47,6 +51,7 @@ pub(crate) fn downstream_client(breaker: CircuitBreakerLayer) -> Downstream {
         ))
         .layer(breaker)
         .timeout(Duration::from_secs(2))
+        .layer(BoxResponseBodyLayer::new())
         .service(Client::builder(TokioExecutor::new()).build_http())
 }
 

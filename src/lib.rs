@@ -49,12 +49,59 @@
 //! # }
 //! ```
 //!
+//! # Your own rules
+//!
+//! [`RetryPolicy::classify`] runs a rule of yours on every outcome, before
+//! the built-in ones: it sees the request, the attempt number, the status,
+//! headers and buffered body or the error, and returns a
+//! [`Verdict`](retry::Verdict) (`Default`, `Final`, `Retry`,
+//! `RetryAfter(d)`, `NotProcessed`); the bounds still apply. See
+//! [`retry`](retry#classifier).
+//!
+//! ```
+//! use std::convert::Infallible;
+//! use http::{Request, Response, StatusCode};
+//! use tower::{service_fn, ServiceBuilder, ServiceExt};
+//! use tower_http_retry::retry::{Outcome, Verdict};
+//! use tower_http_retry::{Attempts, RetryLayer, RetryPolicy};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! // This API's 503 means "down for maintenance": no use retrying.
+//! let policy = RetryPolicy::default().classify(|outcome: &Outcome<'_>| {
+//!     match outcome.status() {
+//!         Some(StatusCode::SERVICE_UNAVAILABLE) => Verdict::Final,
+//!         _ => Verdict::Default,
+//!     }
+//! });
+//! let client = ServiceBuilder::new()
+//!     .layer(RetryLayer::new(policy))
+//!     .service(service_fn(|_req: Request<String>| async {
+//!         Ok::<_, Infallible>(Response::builder().status(503).body(()).unwrap())
+//!     }));
+//!
+//! let res = client.oneshot(Request::new(String::new())).await.unwrap();
+//! assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+//! assert_eq!(res.extensions().get::<Attempts>().map(Attempts::get), Some(1));
+//! # }
+//! ```
+//!
+//! # Errors
+//!
+//! No layer wraps the inner error: over a bare client the error is the
+//! client's own type; with [`CircuitBreakerLayer`] (or tower's
+//! `TimeoutLayer`) beneath, it is `tower::BoxError`, from which
+//! [`CircuitOpen`], tower's `Elapsed` and the client's error downcast. An
+//! error carries no [`Attempts`]: put a [`retry::AttemptsHandle`] in the
+//! request's extensions and read it after the call.
+//!
 //! # Observability
 //!
 //! `tracing` events for every retry, every give-up and every breaker
 //! transition (their levels and fields are listed in [`retry`] and
-//! [`circuit_breaker`]); hooks ([`RetryPolicy::on_retry`],
-//! [`RetryPolicy::on_give_up`], [`CircuitBreakerConfig::on_state_change`]);
+//! [`circuit_breaker`]); hooks ([`RetryPolicy::on_retry`] with a
+//! [`RetryEvent`], [`RetryPolicy::on_give_up`] with a [`GiveUpEvent`],
+//! [`CircuitBreakerConfig::on_state_change`]);
 //! an [`Attempts`] extension on every response and a [`ResendCount`] on
 //! every replay (OpenTelemetry's `http.request.resend_count`).
 //!
@@ -62,6 +109,8 @@
 //!
 //! | feature | adds |
 //! |---|---|
+//! | `hyper` (default) | hyper-specific code: a discarded `BoxBody<Bytes, hyper::Error>` is read to keep its connection |
+//! | `axum` | a discarded axum `Body` (`axum-core`) is read to keep its connection |
 //! | `reqwest` | `ReqwestService`: a `reqwest::Client` as a `tower::Service<http::Request<B>>` |
 //! | `metrics` | counters of retries, give-ups, breaker transitions and rejections, and a breaker state gauge, through the `metrics` facade: `tower_http_retry_retries_total{reason}`, `tower_http_retry_give_ups_total{reason,why}`, `tower_http_retry_circuit_state{breaker,host}` (0 closed, 1 half-open, 2 open), `tower_http_retry_circuit_transitions_total{breaker,host,from,to}`, `tower_http_retry_circuit_rejected_total{breaker,host}` |
 
@@ -70,10 +119,12 @@
 // Nothing a peer sends may panic the crate: no `unwrap` outside tests.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+mod authority_map;
 pub mod backoff;
 pub mod body;
 pub mod circuit_breaker;
 mod classify;
+pub mod hedge;
 #[cfg(feature = "metrics")]
 mod metrics;
 #[cfg(feature = "reqwest")]
@@ -81,6 +132,7 @@ mod metrics;
 mod reqwest;
 pub mod retry;
 mod sync;
+pub mod throttle;
 
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
@@ -91,7 +143,12 @@ pub use circuit_breaker::{
     CircuitState,
 };
 pub use classify::ErrorClass;
-pub use retry::{Attempts, ResendCount, RetryEvent, RetryLayer, RetryPolicy, RetryReason};
+pub use hedge::HedgeLayer;
+pub use retry::{
+    Attempts, BoxResponseBody, BoxResponseBodyLayer, GiveUpEvent, ResendCount, RetryEvent,
+    RetryLayer, RetryPolicy, RetryReason,
+};
+pub use throttle::{AdaptiveThrottleLayer, Throttled};
 
 // The README's examples compile and run as doctests (they need every
 // feature: `cargo test --all-features`, as CI runs it).

@@ -7,6 +7,8 @@
 //! | `tower_http_retry_circuit_state` | gauge: 0 closed, 1 half-open, 2 open | `breaker` (its name, or empty); `host` for a per-host breaker |
 //! | `tower_http_retry_circuit_transitions_total` | counter | `breaker`, `host` (per host), `from`, `to` |
 //! | `tower_http_retry_circuit_rejected_total` | counter: calls refused with `CircuitOpen` | `breaker`, `host` (per host) |
+//! | `tower_http_retry_hedges_total` | counter: hedges started, or refused by the budget | `outcome` (`started`, `refused`) |
+//! | `tower_http_retry_throttle_probability` | gauge: the adaptive throttle's rejection probability | `host` (per host, or empty) |
 //!
 //! `from` and `to` are `closed`, `open`, `half_open`, `forced_open` or
 //! `forced_closed`, as in the breaker's `tracing` events. The gauge is set
@@ -75,4 +77,18 @@ pub(crate) fn circuit_rejected(name: Option<&str>, host: Option<&str>) {
         breaker_labels(name, host)
     )
     .increment(1);
+}
+
+/// A hedge started, or refused by the budget (`outcome`).
+pub(crate) fn hedge(outcome: &'static str) {
+    metrics::counter!("tower_http_retry_hedges_total", "outcome" => outcome).increment(1);
+}
+
+/// The adaptive throttle's rejection probability, per host or not.
+pub(crate) fn throttle_probability(host: Option<&str>, p: f64) {
+    metrics::gauge!(
+        "tower_http_retry_throttle_probability",
+        "host" => host.unwrap_or("").to_owned()
+    )
+    .set(p);
 }

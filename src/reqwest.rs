@@ -8,6 +8,8 @@ use bytes::Bytes;
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
+mod request_body;
+
 /// The future of a request sent by `reqwest::Client` (a type reqwest does
 /// not name publicly).
 type Pending = <::reqwest::Client as Service<::reqwest::Request>>::Future;
@@ -16,7 +18,12 @@ type Pending = <::reqwest::Client as Service<::reqwest::Request>>::Future;
 /// reqwest users get the same stack as hyper-util's.
 ///
 /// - Requests: any `http_body::Body` with `Data = Bytes` (a
-///   [`ReplayBody`](crate), `Full<Bytes>`, …); it is streamed by reqwest.
+///   [`ReplayBody`](crate::ReplayBody), `Full<Bytes>`, `String`, …). A
+///   body whose frames are all ready when the request is made (one frame
+///   of any size, or several up to 64 KiB in all) is handed to reqwest as
+///   bytes, as plain reqwest holds it, so reqwest can send it again and
+///   follows redirects with it; any other body is streamed (reqwest does
+///   not follow a redirect that would resend it).
 /// - Responses: `http::Response<reqwest::Body>`.
 /// - Errors: `reqwest::Error`; its connect errors classify as
 ///   [`ErrorClass::NeverSent`](crate::ErrorClass::NeverSent), so even a POST
@@ -71,7 +78,7 @@ where
     }
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
-        let req = req.map(::reqwest::Body::wrap);
+        let req = req.map(request_body::into_reqwest_body);
         let state = match ::reqwest::Request::try_from(req) {
             Ok(req) => State::Pending {
                 pending: self.client.call(req),

@@ -9,7 +9,7 @@ use std::time::Duration;
 use http::Method;
 use support::*;
 use tower::{ServiceBuilder, ServiceExt};
-use tower_http_retry::{RetryEvent, RetryLayer};
+use tower_http_retry::{GiveUpEvent, RetryEvent, RetryLayer};
 
 #[tokio::test]
 async fn on_retry_and_on_give_up_are_called() {
@@ -18,19 +18,19 @@ async fn on_retry_and_on_give_up_are_called() {
     let policy = fast_policy()
         .on_retry(move |e: &RetryEvent<'_>| {
             a.lock().unwrap().push(format!(
-                "retry {} {:?} {} {} {}",
+                "retry {} {:?} {} {} {} {}",
                 e.attempt,
                 e.delay,
+                e.delay_from,
                 e.reason,
                 e.method,
                 e.uri.path()
             ))
         })
-        .on_give_up(move |e: &RetryEvent<'_>| {
-            b.lock().unwrap().push(format!(
-                "give up {} {} {:?}",
-                e.attempt, e.reason, e.gave_up
-            ))
+        .on_give_up(move |e: &GiveUpEvent<'_>| {
+            b.lock()
+                .unwrap()
+                .push(format!("give up {} {} {}", e.attempts, e.reason, e.why))
         });
     let server = TestServer::start(|_, _| status(502)).await;
     let svc = ServiceBuilder::new()
@@ -42,9 +42,15 @@ async fn on_retry_and_on_give_up_are_called() {
     assert_eq!(
         *seen.lock().unwrap(),
         [
-            format!("retry 1 {:?} 502 DELETE /thing", Duration::from_millis(1)),
-            format!("retry 2 {:?} 502 DELETE /thing", Duration::from_millis(1)),
-            "give up 3 502 Some(\"max attempts reached\")".to_string(),
+            format!(
+                "retry 1 {:?} backoff 502 DELETE /thing",
+                Duration::from_millis(1)
+            ),
+            format!(
+                "retry 2 {:?} backoff 502 DELETE /thing",
+                Duration::from_millis(1)
+            ),
+            "give up 3 502 max attempts reached".to_string(),
         ]
     );
 }

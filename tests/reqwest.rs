@@ -111,3 +111,96 @@ async fn a_discarded_error_body_is_drained_to_keep_the_connection() {
     assert_eq!(attempts(&res), Some(3));
     assert_eq!(server.connections(), 1);
 }
+
+/// A wiremock server: `GET /from` answers 302 to `/to`, `GET /to` answers
+/// 200 with the body it received.
+async fn redirecting_server() -> wiremock::MockServer {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, Request as Received, ResponseTemplate};
+
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/from"))
+        .respond_with(ResponseTemplate::new(302).insert_header("location", "/to"))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/to"))
+        .respond_with(|req: &Received| ResponseTemplate::new(200).set_body_bytes(req.body.clone()))
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test]
+async fn a_request_with_a_body_follows_a_redirect_as_plain_reqwest_does() {
+    let server = redirecting_server().await;
+    let url = format!("{}/from", server.uri());
+
+    // Plain reqwest replays a body it holds as bytes through the redirect.
+    let plain = reqwest::Client::new()
+        .get(&url)
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), StatusCode::OK);
+    assert_eq!(plain.bytes().await.unwrap(), "hello");
+
+    // So does the adapter, for every body that is whole when sent.
+    let svc = ReqwestService::new(reqwest::Client::new());
+    let full = reqwest_request(Method::GET, &url, "hello");
+    let text = Request::get(&url).body(String::from("hello")).unwrap();
+    let parts = Request::get(&url)
+        .body(http_body_util::StreamBody::new(futures_util::stream::iter(
+            ["he", "llo"]
+                .map(|s| Ok::<_, std::convert::Infallible>(http_body::Frame::data(Bytes::from(s)))),
+        )))
+        .unwrap();
+    let replayed = ServiceBuilder::new()
+        .layer(tower_http_retry::ReplayBodyLayer::new(1024))
+        .service(svc.clone())
+        .oneshot(reqwest_request(Method::GET, &url, "hello"));
+    let responses = [
+        svc.clone().oneshot(full).await.unwrap(),
+        svc.clone().oneshot(text).await.unwrap(),
+        svc.clone().oneshot(parts).await.unwrap(),
+        replayed.await.unwrap(),
+    ];
+    for res in responses {
+        assert_eq!(res.status(), StatusCode::OK);
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(body, "hello");
+    }
+}
+
+#[tokio::test]
+async fn a_body_still_streaming_is_streamed_whole() {
+    // Its first frame is ready, the rest comes later: what was read when
+    // the request was made is sent first, then the rest, in order.
+    let server = redirecting_server().await;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<http_body::Frame<Bytes>, std::io::Error>>(4);
+    tx.send(Ok(http_body::Frame::data(Bytes::from("first "))))
+        .await
+        .unwrap();
+    let body = http_body_util::StreamBody::new(tokio_stream_from(rx));
+    let req = Request::post(format!("{}/to", server.uri()))
+        .body(body)
+        .unwrap();
+    let sending = tokio::spawn(ReqwestService::new(reqwest::Client::new()).oneshot(req));
+    tx.send(Ok(http_body::Frame::data(Bytes::from("then the rest"))))
+        .await
+        .unwrap();
+    drop(tx);
+    let res = sending.await.unwrap().unwrap();
+    let received = &server.received_requests().await.unwrap()[0];
+    assert_eq!(received.body, b"first then the rest");
+    assert_eq!(res.status(), StatusCode::NOT_FOUND, "no mock for POST /to");
+}
+
+/// A `Stream` of what `rx` receives.
+fn tokio_stream_from<T>(
+    mut rx: tokio::sync::mpsc::Receiver<T>,
+) -> impl futures_core::Stream<Item = T> {
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}

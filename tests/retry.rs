@@ -275,18 +275,6 @@ async fn every_response_carries_attempts() {
 
 /// One GET through `svc` to `server`: how many attempts it took, and how
 /// many connections the server saw.
-async fn attempts_and_connections<S, B>(svc: S, server: &TestServer) -> (Option<u32>, usize)
-where
-    S: tower::Service<Request<Full<Bytes>>, Response = http::Response<B>>,
-    S::Error: std::fmt::Debug,
-{
-    let res = svc
-        .oneshot(request(Method::GET, &server.url("/")))
-        .await
-        .unwrap();
-    (attempts(&res), server.connections())
-}
-
 #[tokio::test]
 async fn empty_error_bodies_keep_the_pooled_connection() {
     let server = TestServer::statuses(&[503, 503]).await;

@@ -98,6 +98,22 @@ async fn above_the_cap_the_response_goes_back_without_sleeping() {
 }
 
 #[tokio::test]
+async fn a_two_digit_year_is_read_ahead_per_rfc_9110() {
+    // RFC 850 form, year `70`: 2070 (not more than 50 years ahead of now),
+    // far above the cap: handed back at once, not retried after the
+    // backoff as a 1970 date (or a rejected one) would be.
+    let server = server_with(b"Wednesday, 01-Jan-70 00:00:00 GMT").await;
+    let started = Instant::now();
+    let (status, attempts) = get(fast_policy(), &server).await;
+    assert_eq!(
+        (status, attempts),
+        (StatusCode::SERVICE_UNAVAILABLE, Some(1))
+    );
+    assert_eq!(server.calls(), 1);
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[tokio::test]
 async fn garbage_falls_back_to_the_backoff() {
     for value in [
         &b"-5"[..],

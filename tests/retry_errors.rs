@@ -173,3 +173,21 @@ async fn a_boxed_connect_error_is_still_never_sent() {
     assert_eq!(ErrorClass::of(&err), ErrorClass::NeverSent);
     assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 3);
 }
+
+#[tokio::test]
+async fn a_relative_uri_is_fatal_and_tried_once() {
+    // hyper-util refuses it before any connection: `UserAbsoluteUriRequired`.
+    let (inner, calls) = counting(client());
+    let svc = ServiceBuilder::new()
+        .layer(RetryLayer::new(fast_policy()))
+        .service(inner);
+    let err = svc
+        .oneshot(request(Method::GET, "/relative"))
+        .await
+        .unwrap_err();
+    assert!(!err.is_connect(), "{err:?}");
+    assert_eq!(ErrorClass::of(&err), ErrorClass::Fatal);
+    let boxed: tower::BoxError = Box::new(err);
+    assert_eq!(ErrorClass::of(&boxed), ErrorClass::Fatal, "boxed too");
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+}

@@ -15,19 +15,40 @@ use tower_http_retry::{Attempts, RetryLayer, RetryPolicy};
 
 type CallLog = Arc<Mutex<Vec<Duration>>>;
 
+/// An in-memory downstream.
+trait Downstream:
+    tower::Service<
+        Request<Full<Bytes>>,
+        Response = Response<Full<Bytes>>,
+        Error = Infallible,
+        Future: Send,
+    > + Clone
+{
+}
+
+impl<S> Downstream for S where
+    S: tower::Service<
+            Request<Full<Bytes>>,
+            Response = Response<Full<Bytes>>,
+            Error = Infallible,
+            Future: Send,
+        > + Clone
+{
+}
+
 /// A downstream answering `respond(n)` to call `n`, recording when each call
 /// arrived (in paused time, relative to `start`).
 fn downstream(
     respond: impl Fn(usize) -> Response<Full<Bytes>> + Clone + Send + 'static,
-) -> (
-    impl tower::Service<
-            Request<Full<Bytes>>,
-            Response = Response<Full<Bytes>>,
-            Error = Infallible,
-            Future = impl Send,
-        > + Clone,
-    CallLog,
-) {
+) -> (impl Downstream, CallLog) {
+    downstream_taking(Duration::ZERO, respond)
+}
+
+/// [`downstream`] whose every answer takes `takes`.
+fn downstream_taking(
+    takes: Duration,
+    respond: impl Fn(usize) -> Response<Full<Bytes>> + Clone + Send + 'static,
+) -> (impl Downstream, CallLog) {
     let start = Instant::now();
     let log = Arc::new(Mutex::new(Vec::new()));
     let log2 = log.clone();
@@ -38,7 +59,12 @@ fn downstream(
             log.len() - 1
         };
         let res = respond.clone()(n);
-        async move { Ok::<_, Infallible>(res) }
+        async move {
+            if !takes.is_zero() {
+                tokio::time::sleep(takes).await;
+            }
+            Ok::<_, Infallible>(res)
+        }
     });
     (svc, log)
 }
@@ -121,14 +147,75 @@ async fn exponential_schedule_without_jitter_is_exact() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_huge_backoff_is_cut_to_max_retry_after() {
+async fn a_configured_wait_is_the_wait_not_cut_to_max_retry_after() {
+    // `max_retry_after` caps what a server asks for, not the user's backoff.
+    let hour = Duration::from_secs(3600);
     let (svc, log) = downstream(|n| status(if n == 0 { 503 } else { 200 }));
     let policy = RetryPolicy::default()
         .without_budget()
-        .backoff(|_| Duration::MAX)
-        .max_retry_after(Duration::from_secs(5));
+        .backoff(ConstantBackoff::new(hour));
     call(policy, svc).await;
-    assert_eq!(*log.lock().unwrap(), [ms(0), ms(5000)]);
+    assert_eq!(*log.lock().unwrap(), [ms(0), hour]);
+
+    // The backoff's own `max_delay` is what caps it.
+    let (svc, log) = downstream(|n| status(if n < 3 { 503 } else { 200 }));
+    let policy = RetryPolicy::default()
+        .without_budget()
+        .max_attempts(4)
+        .max_retry_after(Duration::from_secs(5))
+        .backoff(
+            ExponentialBackoff::new(Duration::from_secs(90))
+                .max_delay(Duration::from_secs(120))
+                .jitter(Jitter::None),
+        );
+    call(policy, svc).await;
+    assert_eq!(
+        *log.lock().unwrap(),
+        [ms(0), ms(90_000), ms(210_000), ms(330_000)]
+    );
+}
+
+/// Ten years of paused time: far beyond any short wait a huge one could
+/// wrap to, and within the far future tokio saturates `Duration::MAX` to.
+const TEN_YEARS: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
+/// The calls made within ten years (paused) by a policy retrying a 503.
+async fn calls_within_ten_years(policy: RetryPolicy) -> Vec<Duration> {
+    let (svc, log) = downstream(|n| status(if n == 0 { 503 } else { 200 }));
+    let outcome = tokio::time::timeout(TEN_YEARS, call(policy, svc)).await;
+    assert!(outcome.is_err(), "the call ended within ten years");
+    let calls = log.lock().unwrap().clone();
+    calls
+}
+
+#[tokio::test(start_paused = true)]
+async fn duration_max_never_panics_nor_wraps_to_a_short_wait() {
+    let policy = || RetryPolicy::default().without_budget();
+    // As a constant wait, a closure's, an exponential base and cap, with
+    // every jitter that keeps the delay whole, and with `max_elapsed` MAX.
+    let backoffs: Vec<RetryPolicy> = vec![
+        policy().backoff(ConstantBackoff::new(Duration::MAX)),
+        policy().backoff(|_| Duration::MAX),
+        policy().backoff(ExponentialBackoff::new(Duration::MAX).jitter(Jitter::None)),
+        policy().backoff(
+            ExponentialBackoff::new(Duration::MAX)
+                .max_delay(Duration::MAX)
+                .jitter(Jitter::Decorrelated),
+        ),
+        policy()
+            .backoff(ConstantBackoff::new(Duration::MAX))
+            .max_elapsed(Duration::MAX),
+    ];
+    for policy in backoffs {
+        assert_eq!(calls_within_ten_years(policy).await, [ms(0)]);
+    }
+    // `max_elapsed` MAX with a short wait: the retry is made.
+    let (svc, log) = downstream(|n| status(if n == 0 { 503 } else { 200 }));
+    let policy = policy()
+        .backoff(ConstantBackoff::new(ms(10)))
+        .max_elapsed(Duration::MAX);
+    call(policy, svc).await;
+    assert_eq!(*log.lock().unwrap(), [ms(0), ms(10)]);
 }
 
 #[tokio::test(start_paused = true)]
@@ -151,4 +238,46 @@ async fn seeded_jitter_gives_the_same_schedule_twice() {
     let b = schedule().await;
     assert_eq!(a, b);
     assert_eq!(a.len(), 5);
+}
+
+fn max_elapsed_20s() -> RetryPolicy {
+    RetryPolicy::default()
+        .without_budget()
+        .max_attempts(10)
+        .backoff(ConstantBackoff::new(Duration::from_secs(1)))
+        .max_elapsed(Duration::from_secs(20))
+}
+
+#[tokio::test(start_paused = true)]
+async fn max_elapsed_bounds_when_the_last_retry_starts_not_the_call() {
+    // Attempts of 8 s, 1 s apart: the retry at 18 s ends by 20 s and is
+    // made; it runs to 26 s.
+    let (svc, log) = downstream_taking(Duration::from_secs(8), |_| status(503));
+    let started = Instant::now();
+    let res = call(max_elapsed_20s(), svc).await;
+    assert_eq!(res.extensions().get::<Attempts>(), Some(&Attempts::new(3)));
+    let secs = Duration::from_secs;
+    assert_eq!(*log.lock().unwrap(), [secs(0), secs(9), secs(18)]);
+    assert_eq!(started.elapsed(), secs(26));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timeout_above_the_retries_bounds_the_whole_call() {
+    let (svc, log) = downstream_taking(Duration::from_secs(8), |_| status(503));
+    let started = Instant::now();
+    let client = ServiceBuilder::new()
+        .timeout(Duration::from_secs(20))
+        .layer(RetryLayer::new(max_elapsed_20s()))
+        .service(svc);
+    let err = client
+        .oneshot(Request::new(Full::default()))
+        .await
+        .unwrap_err();
+    assert!(err.is::<tower::timeout::error::Elapsed>(), "{err}");
+    assert_eq!(started.elapsed(), Duration::from_secs(20));
+    assert_eq!(
+        log.lock().unwrap().len(),
+        3,
+        "the third attempt was cut short"
+    );
 }

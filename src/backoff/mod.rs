@@ -14,9 +14,12 @@
 //! "Exponential Backoff And Jitter": full jitter spreads a burst of clients
 //! best for the least total work).
 //!
-//! Whatever a schedule returns, the policy never sleeps longer than its
-//! [`max_retry_after`](crate::RetryPolicy::max_retry_after), so a custom
-//! schedule can't make a request hang.
+//! The delay a schedule returns is the wait, whole: the policy's
+//! [`max_retry_after`](crate::RetryPolicy::max_retry_after) caps what a
+//! server asks for, not your schedule. Bound a custom schedule yourself
+//! (as [`ExponentialBackoff::max_delay`] does), or bound the time a retry
+//! may start with [`max_elapsed`](crate::RetryPolicy::max_elapsed). No
+//! delay, not even `Duration::MAX`, overflows or wraps to a short wait.
 //!
 //! # Example
 //!

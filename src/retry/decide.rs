@@ -8,56 +8,20 @@ use tower::retry::Policy;
 
 use super::drain;
 use super::future::RetryDelay;
+use super::policy::Config;
 use super::retry_after::RetryAfter;
-use super::{Attempts, ResendCount, RetryEvent, RetryPolicy, RetryReason};
+use super::{
+    Attempts, AttemptsHandle, GiveUpEvent, GiveUpReason, ResendCount, RetryEvent, RetryPolicy,
+    RetryReason, WaitSource,
+};
 use crate::body::ReplayHandle;
-use crate::classify::{is_replayable, ErrorClass};
+use crate::classify::{is_replayable, ErrorClass, RequestView, Verdict};
 
 /// The retry to make: why, after how long, and by whose word.
 struct Next {
     reason: RetryReason,
     delay: Duration,
-    from: DelayFrom,
-}
-
-/// Where the wait before a retry comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum DelayFrom {
-    Backoff,
-    RetryAfter,
-}
-
-impl DelayFrom {
-    fn as_str(self) -> &'static str {
-        match self {
-            DelayFrom::Backoff => "backoff",
-            DelayFrom::RetryAfter => "retry-after",
-        }
-    }
-}
-
-/// Why a retryable outcome was not retried.
-#[derive(Debug, Clone, Copy)]
-enum GiveUp {
-    NotReplayable,
-    BodyOverLimit,
-    Attempts,
-    RetryAfterTooLong,
-    Elapsed,
-    Budget,
-}
-
-impl GiveUp {
-    fn as_str(self) -> &'static str {
-        match self {
-            GiveUp::NotReplayable => "request is not safe to replay",
-            GiveUp::BodyOverLimit => "request body exceeded the replay limit",
-            GiveUp::Attempts => "max attempts reached",
-            GiveUp::RetryAfterTooLong => "Retry-After above max_retry_after",
-            GiveUp::Elapsed => "max elapsed time would be exceeded",
-            GiveUp::Budget => "retry budget exhausted",
-        }
-    }
+    from: WaitSource,
 }
 
 impl RetryPolicy {
@@ -66,27 +30,78 @@ impl RetryPolicy {
         &self,
         req: &Request<B>,
         result: &Result<Response<ResB>, E>,
-    ) -> Result<Option<Next>, (RetryReason, GiveUp)> {
+    ) -> Result<Option<Next>, (RetryReason, GiveUpReason)> {
         let config = &*self.config;
-        let reason = match result {
-            Ok(res) if !config.statuses.contains(res.status()) => return Ok(None),
-            Ok(res) => RetryReason::Status(res.status()),
-            Err(e) => match ErrorClass::of(e) {
-                ErrorClass::Fatal => return Ok(None),
-                class => RetryReason::Error(class),
-            },
+        let verdict = self.verdict(req, result);
+        let Some(reason) = transient(config, result, verdict) else {
+            return Ok(None);
         };
-        if reason != RetryReason::Error(ErrorClass::NeverSent) && !is_replayable(req) {
-            return Err((reason, GiveUp::NotReplayable));
+        let replayable = verdict == Verdict::NotProcessed
+            || reason == RetryReason::Error(ErrorClass::NeverSent)
+            || is_replayable(req);
+        if !replayable {
+            return Err((reason, GiveUpReason::NotReplayable));
         }
         // Put there by `ReplayBodyLayer`: the body outgrew its replay limit.
         if let Some(body) = req.extensions().get::<ReplayHandle>() {
             if body.is_capped() {
-                return Err((reason, GiveUp::BodyOverLimit));
+                return Err((reason, GiveUpReason::BodyOverLimit));
             }
         }
         if self.attempt >= config.max_attempts {
-            return Err((reason, GiveUp::Attempts));
+            return Err((reason, GiveUpReason::Attempts));
+        }
+        let (delay, from) = self.wait(result, verdict).map_err(|why| (reason, why))?;
+        if let (Some(max), Some(start)) = (config.max_elapsed, self.start) {
+            let ends = start.elapsed().saturating_add(delay);
+            if ends > max {
+                return Err((reason, GiveUpReason::Elapsed));
+            }
+        }
+        if let Some(budget) = &config.budget {
+            if !budget.withdraw() {
+                return Err((reason, GiveUpReason::Budget));
+            }
+        }
+        Ok(Some(Next {
+            reason,
+            delay,
+            from,
+        }))
+    }
+
+    /// The classifier's verdict on this outcome; [`Verdict::Default`]
+    /// without a classifier.
+    fn verdict<B, ResB, E: 'static>(
+        &self,
+        req: &Request<B>,
+        result: &Result<Response<ResB>, E>,
+    ) -> Verdict {
+        let Some(classifier) = &self.config.classifier else {
+            return Verdict::Default;
+        };
+        let request = RequestView::of(req);
+        let outcome = match result {
+            Ok(res) => request.answered(res, self.attempt),
+            Err(e) => request.failed(self.config.error_types.as_error(e), self.attempt),
+        };
+        classifier.classify(&outcome)
+    }
+
+    /// The wait before a retry, and whose word it is; or why the wait asked
+    /// for is too long to make.
+    fn wait<ResB, E>(
+        &self,
+        result: &Result<Response<ResB>, E>,
+        verdict: Verdict,
+    ) -> Result<(Duration, WaitSource), GiveUpReason> {
+        let config = &*self.config;
+        if let Verdict::RetryAfter(d) = verdict {
+            // The classifier's word, as a server's: exact, never capped down.
+            if d > config.max_retry_after {
+                return Err(GiveUpReason::VerdictWaitTooLong);
+            }
+            return Ok((d, WaitSource::Classifier));
         }
         let retry_after = match result {
             Ok(res) => res
@@ -95,30 +110,38 @@ impl RetryPolicy {
                 .map(|v| RetryAfter::parse(v, SystemTime::now(), config.max_retry_after)),
             Err(_) => None,
         };
-        let (delay, from) = match retry_after {
-            Some(RetryAfter::After(d)) => (d, DelayFrom::RetryAfter),
-            Some(RetryAfter::TooLong) => return Err((reason, GiveUp::RetryAfterTooLong)),
-            Some(RetryAfter::Invalid) | None => {
-                let d = config.backoff.delay(self.attempt, self.previous);
-                (d.min(config.max_retry_after), DelayFrom::Backoff)
-            }
-        };
-        if let (Some(max), Some(start)) = (config.max_elapsed, self.start) {
-            let ends = start.elapsed().saturating_add(delay);
-            if ends > max {
-                return Err((reason, GiveUp::Elapsed));
-            }
+        match retry_after {
+            Some(RetryAfter::After(d)) => Ok((d, WaitSource::RetryAfter)),
+            Some(RetryAfter::TooLong) => Err(GiveUpReason::RetryAfterTooLong),
+            // The user's own wait: `max_retry_after` caps what a server
+            // asks for, not this (the backoff's `max_delay` caps it).
+            Some(RetryAfter::Invalid) | None => Ok((
+                config.backoff.delay(self.attempt, self.previous),
+                WaitSource::Backoff,
+            )),
         }
-        if let Some(budget) = &config.budget {
-            if !budget.withdraw() {
-                return Err((reason, GiveUp::Budget));
-            }
-        }
-        Ok(Some(Next {
-            reason,
-            delay,
-            from,
-        }))
+    }
+}
+
+/// Why this outcome would be retried, bounds aside; `None` when it goes
+/// back as it is. The verdict comes first; [`Verdict::Default`] leaves it to
+/// the retry statuses and the error classes. A fatal error (an open
+/// breaker's refusal, a malformed request) is never retried.
+fn transient<ResB, E: 'static>(
+    config: &Config,
+    result: &Result<Response<ResB>, E>,
+    verdict: Verdict,
+) -> Option<RetryReason> {
+    if verdict == Verdict::Final {
+        return None;
+    }
+    match result {
+        Ok(res) => (verdict != Verdict::Default || config.statuses.contains(res.status()))
+            .then(|| RetryReason::Status(res.status())),
+        Err(e) => match config.error_types.class_of(e) {
+            ErrorClass::Fatal => None,
+            class => Some(RetryReason::Error(class)),
+        },
     }
 }
 
@@ -137,8 +160,9 @@ where
         result: &mut Result<Response<ResB>, E>,
     ) -> Option<Self::Future> {
         // Most responses are not retryable statuses: kept short, inlined.
+        // A classifier sees every outcome, so it takes the long way.
         if let Ok(res) = result {
-            if !self.config.statuses.contains(res.status()) {
+            if !self.config.statuses.contains(res.status()) && self.config.classifier.is_none() {
                 res.extensions_mut().insert(Attempts::new(self.attempt));
                 return None;
             }
@@ -159,6 +183,11 @@ where
                 self.start = Some(Instant::now());
             }
         }
+        // Called before every attempt, the last included: the caller's
+        // count of attempts started, whatever the outcome turns out to be.
+        if let Some(handle) = req.extensions().get::<AttemptsHandle>() {
+            handle.set(self.attempt);
+        }
         // Method, URI, version, headers, extensions and body: `Request`'s
         // own `Clone`, which builds no empty parts only to replace them.
         Some(req.clone())
@@ -166,8 +195,9 @@ where
 }
 
 impl RetryPolicy {
-    /// [`Policy::retry`] for an error or a retryable status: retries, gives
-    /// up, or (a fatal error) hands the result back.
+    /// [`Policy::retry`] for an error, a retryable status, or any outcome
+    /// when a classifier is set: retries, gives up, or hands the result
+    /// back.
     #[inline(never)]
     fn retry_outcome<B, ResB: 'static, E: 'static>(
         &mut self,
@@ -175,71 +205,79 @@ impl RetryPolicy {
         result: &mut Result<Response<ResB>, E>,
     ) -> Option<RetryDelay> {
         match self.decide(req, result) {
-            Ok(Some(Next {
-                reason,
-                delay,
-                from,
-            })) => {
-                tracing::debug!(
-                    attempt = self.attempt,
-                    delay_ms = delay.as_millis() as u64,
-                    delay_from = from.as_str(),
-                    %reason,
-                    method = %req.method(),
-                    host = req.uri().host().unwrap_or(""),
-                    "retrying request"
-                );
-                if let Some(hook) = &self.config.on_retry {
-                    hook(&RetryEvent {
-                        attempt: self.attempt,
-                        delay,
-                        reason,
-                        gave_up: None,
-                        from_retry_after: from == DelayFrom::RetryAfter,
-                        method: req.method(),
-                        uri: req.uri(),
-                    });
-                }
-                #[cfg(feature = "metrics")]
-                crate::metrics::retry(reason);
-                // `req` is what tower sends next: mark it as a resend.
-                req.extensions_mut().insert(ResendCount::new(self.attempt));
-                self.attempt += 1;
-                self.previous = delay;
-                let drain = match result {
-                    Ok(res) if !delay.is_zero() => drain::take(res.body_mut()),
-                    _ => None,
-                };
-                return Some(RetryDelay::new(delay, drain));
-            }
+            Ok(Some(next)) => return Some(self.retrying(req, result, next)),
             Ok(None) => {}
-            Err((reason, why)) => {
-                tracing::info!(
-                    attempts = self.attempt,
-                    %reason,
-                    why = why.as_str(),
-                    method = %req.method(),
-                    host = req.uri().host().unwrap_or(""),
-                    "giving up on request"
-                );
-                if let Some(hook) = &self.config.on_give_up {
-                    hook(&RetryEvent {
-                        attempt: self.attempt,
-                        delay: Duration::ZERO,
-                        reason,
-                        gave_up: Some(why.as_str()),
-                        from_retry_after: false,
-                        method: req.method(),
-                        uri: req.uri(),
-                    });
-                }
-                #[cfg(feature = "metrics")]
-                crate::metrics::give_up(reason, why.as_str());
-            }
+            Err((reason, why)) => self.giving_up(req, reason, why),
         }
         if let Ok(res) = result {
             res.extensions_mut().insert(Attempts::new(self.attempt));
         }
         None
+    }
+
+    /// Tells of the retry, marks `req` (what tower sends next) as a resend,
+    /// and starts the wait.
+    fn retrying<B, ResB: 'static, E>(
+        &mut self,
+        req: &mut Request<B>,
+        result: &mut Result<Response<ResB>, E>,
+        Next {
+            reason,
+            delay,
+            from,
+        }: Next,
+    ) -> RetryDelay {
+        tracing::debug!(
+            attempt = self.attempt,
+            delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+            delay_from = from.as_str(),
+            %reason,
+            method = %req.method(),
+            host = req.uri().host().unwrap_or(""),
+            "retrying request"
+        );
+        if let Some(hook) = &self.config.on_retry {
+            hook(&RetryEvent {
+                attempt: self.attempt,
+                delay,
+                delay_from: from,
+                reason,
+                method: req.method(),
+                uri: req.uri(),
+            });
+        }
+        #[cfg(feature = "metrics")]
+        crate::metrics::retry(reason);
+        req.extensions_mut().insert(ResendCount::new(self.attempt));
+        self.attempt += 1;
+        self.previous = delay;
+        let drain = match result {
+            Ok(res) => drain::take(res.body_mut()),
+            Err(_) => None,
+        };
+        RetryDelay::new(delay, drain)
+    }
+
+    /// Tells why a retryable outcome goes back without a retry.
+    fn giving_up<B>(&self, req: &Request<B>, reason: RetryReason, why: GiveUpReason) {
+        tracing::info!(
+            attempts = self.attempt,
+            %reason,
+            why = why.as_str(),
+            method = %req.method(),
+            host = req.uri().host().unwrap_or(""),
+            "giving up on request"
+        );
+        if let Some(hook) = &self.config.on_give_up {
+            hook(&GiveUpEvent {
+                attempts: self.attempt,
+                reason,
+                why,
+                method: req.method(),
+                uri: req.uri(),
+            });
+        }
+        #[cfg(feature = "metrics")]
+        crate::metrics::give_up(reason, why.as_str());
     }
 }

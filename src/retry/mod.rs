@@ -3,6 +3,9 @@
 //! `RetryLayer` wraps a service in [`tower::retry::Retry`] driven by a
 //! `RetryPolicy`, which decides for every outcome:
 //!
+//! 0. **What does your classifier say?** When one is set with
+//!    [`classify`](RetryPolicy::classify), its [`Verdict`] comes first:
+//!    see [Classifier](#classifier) below.
 //! 1. **Is it transient?** A response whose status is in
 //!    [`retry_statuses`](RetryPolicy::retry_statuses) (408, 429, 500, 502,
 //!    503, 504 by default), or a transport error. Every other status goes
@@ -21,7 +24,9 @@
 //!    hands the response back at once. Otherwise the
 //!    [`backoff`](RetryPolicy::backoff) schedule.
 //!
-//! Every response returned carries an [`Attempts`] extension. A replay is
+//! Every response returned carries an [`Attempts`] extension; for the
+//! count of a call that ended in an error, put an [`AttemptsHandle`] in the
+//! request's extensions. A replay is
 //! the first request again (method, URI, version, headers, extensions, body)
 //! plus a [`ResendCount`] extension: OpenTelemetry's
 //! `http.request.resend_count`, for the span of each attempt.
@@ -37,28 +42,99 @@
 //! # Response bodies of retried attempts
 //!
 //! The response of an attempt that is retried is discarded. To keep its
-//! pooled connection, its body is read to its end (at most 256 KiB, and
-//! only while the policy waits before the retry) where the body type lets
-//! the policy take it: tower's `Retry` hands the policy the response by
-//! reference only, so the body can be moved out only if it has an empty
-//! value to leave in its place. That holds for `reqwest::Body` (feature
-//! `reqwest`) and for `http_body_util::combinators::BoxBody` with
-//! `hyper::Error` or `tower::BoxError` as its error. hyper's `Incoming` has
-//! none; box it beneath `RetryLayer`
-//! (`.map_response(|res: Response<Incoming>| res.map(BodyExt::boxed))`).
-//! Left unboxed, hyper itself reads a dropped body that is already in its
-//! buffer, so an empty or small error page (a few KiB) keeps the
-//! connection, and a larger one still in flight closes it: the retry opens
-//! a new connection.
+//! pooled connection, its body is read to its end while the policy waits
+//! before the retry, where the body type lets the policy take it: tower's
+//! `Retry` hands the policy the response by reference only, so the body can
+//! be moved out only if it has an empty value to leave in its place. That
+//! holds for `http_body_util`'s `BoxBody` and `UnsyncBoxBody` with
+//! `tower::BoxError` (or, feature `hyper`, `hyper::Error`) as their error,
+//! axum's `Body` (feature `axum`) and `reqwest::Body` (feature `reqwest`).
+//! hyper's `Incoming` has none: put [`BoxResponseBodyLayer`] beneath
+//! `RetryLayer`, a layer whose service type can be named. Left unboxed,
+//! hyper itself reads a dropped body that is already in its buffer, so an
+//! empty or small error page (a few KiB) keeps the connection, and a larger
+//! one still in flight closes it: the retry opens a new connection.
+//!
+//! The read is bounded: at most 256 KiB and 4,096 frames (empty frames and
+//! trailers count), a few frames per poll so that a body that is always
+//! ready never holds the thread, and never past the retry's delay: when
+//! the delay is over the retry goes and a body not yet read is dropped. A
+//! delay shorter than 50 ms (`Retry-After: 0`, a short backoff) waits for
+//! the body until 50 ms after the response at most.
 //!
 //! # Tracing
 //!
 //! | event | level | fields |
 //! |---|---|---|
-//! | `retrying request` | DEBUG | `attempt` (the one that failed), `delay_ms`, `delay_from` (`backoff` or `retry-after`), `reason` (status code or error class), `method`, `host` |
-//! | `giving up on request` | INFO | `attempts`, `reason`, `why`, `method`, `host` |
+//! | `retrying request` | DEBUG | `attempt` (the one that failed), `delay_ms`, `delay_from` (`backoff`, `retry-after` or `classifier`: a [`WaitSource`]), `reason` (status code or error class), `method`, `host` |
+//! | `giving up on request` | INFO | `attempts`, `reason`, `why` (a [`GiveUpReason`]), `method`, `host` |
 //!
-//! Nothing is emitted for a request that needs no retry.
+//! Nothing is emitted for a request that needs no retry. The hooks
+//! [`on_retry`](RetryPolicy::on_retry) and
+//! [`on_give_up`](RetryPolicy::on_give_up) are told the same facts, as a
+//! [`RetryEvent`] and a [`GiveUpEvent`].
+//!
+//! # Classifier
+//!
+//! The built-in rules are defaults. [`RetryPolicy::classify`] runs a
+//! [`Classifier`] (any `Fn(&Outcome<'_>) -> Verdict`) on every outcome,
+//! before them. It sees an [`Outcome`]: the request's method, URI and
+//! headers, the attempt number, the status and headers (and the whole body,
+//! when `BufferResponseLayer` read it) or the error. Its [`Verdict`]:
+//!
+//! - [`Default`](Verdict::Default): the built-in rules decide.
+//! - [`Final`](Verdict::Final): hand this outcome back now.
+//! - [`Retry`](Verdict::Retry): transient, retried if the request is safe
+//!   to replay.
+//! - [`RetryAfter(d)`](Verdict::RetryAfter): as `Retry`, waiting exactly
+//!   `d`, never early; a `d` above `max_retry_after` hands the outcome back
+//!   at once.
+//! - [`NotProcessed`](Verdict::NotProcessed): the server did not process
+//!   the request; replayed whatever the method.
+//!
+//! Every bound (attempts, elapsed time, budget, replay limit) still applies
+//! to a verdict that retries, and a fatal error (a
+//! [`CircuitOpen`](crate::CircuitOpen), a malformed request) goes back
+//! whatever the verdict. Without a classifier, a response whose status is
+//! not retried skips this step.
+//!
+//! ```
+//! use std::convert::Infallible;
+//! use std::sync::atomic::{AtomicU32, Ordering};
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use http::{Method, Request, Response, StatusCode};
+//! use tower::{service_fn, ServiceBuilder, ServiceExt};
+//! use tower_http_retry::retry::{Outcome, Verdict};
+//! use tower_http_retry::{backoff::ConstantBackoff, Attempts, RetryLayer, RetryPolicy};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! // A 409 from a lock is transient; a 503 from this API means "maintenance".
+//! let policy = RetryPolicy::default()
+//!     .backoff(ConstantBackoff::new(Duration::from_millis(1)))
+//!     .classify(|outcome: &Outcome<'_>| match outcome.status() {
+//!         Some(StatusCode::CONFLICT) => Verdict::Retry,
+//!         Some(StatusCode::SERVICE_UNAVAILABLE) => Verdict::Final,
+//!         _ => Verdict::Default,
+//!     });
+//!
+//! let calls = Arc::new(AtomicU32::new(0));
+//! let downstream = service_fn(move |_req: Request<String>| {
+//!     let status = match calls.fetch_add(1, Ordering::SeqCst) {
+//!         0 => StatusCode::CONFLICT,
+//!         _ => StatusCode::OK,
+//!     };
+//!     async move { Ok::<_, Infallible>(Response::builder().status(status).body(()).unwrap()) }
+//! });
+//! let client = ServiceBuilder::new().layer(RetryLayer::new(policy)).service(downstream);
+//!
+//! let req = Request::builder().method(Method::DELETE).uri("/lock").body(String::new()).unwrap();
+//! let res = client.oneshot(req).await.unwrap();
+//! assert_eq!(res.status(), StatusCode::OK);
+//! assert_eq!(res.extensions().get::<Attempts>().map(Attempts::get), Some(2));
+//! # }
+//! ```
 //!
 //! # Example
 //!
@@ -100,17 +176,21 @@
 //! ```
 
 mod attempts;
+pub mod box_body;
 mod budget;
 mod decide;
 mod drain;
 mod event;
 mod future;
+mod hooks;
 mod layer;
 mod policy;
 mod retry_after;
 
-pub use attempts::{Attempts, ResendCount};
-pub use event::RetryEvent;
+pub use crate::classify::{Classifier, DefaultClassifier, Outcome, Verdict};
+pub use attempts::{Attempts, AttemptsHandle, ResendCount};
+pub use box_body::{BoxResponseBody, BoxResponseBodyLayer};
+pub use event::{GiveUpEvent, GiveUpReason, RetryEvent, WaitSource};
 pub use future::RetryDelay;
 pub use layer::RetryLayer;
 pub use policy::RetryPolicy;

@@ -7,9 +7,9 @@ use tokio::time::Instant;
 use tower::retry::budget::Budget;
 
 use super::budget::LeanTpsBudget;
-use super::RetryEvent;
+use super::hooks::{GiveUpHook, RetryHook};
 use crate::backoff::{Backoff, ExponentialBackoff, Jitter};
-use crate::classify::StatusSet;
+use crate::classify::{Classifier, ErrorTypes, StatusSet};
 
 /// When and how to retry: the `tower::retry::Policy` used by
 /// [`RetryLayer`](crate::RetryLayer).
@@ -65,11 +65,13 @@ pub(super) struct Config {
     pub(super) max_retry_after: Duration,
     pub(super) max_elapsed: Option<Duration>,
     pub(super) budget: Option<Arc<dyn Budget + Send + Sync>>,
-    pub(super) on_retry: Option<Hook>,
-    pub(super) on_give_up: Option<Hook>,
+    /// The user's rule, run before the built-in ones; `None` keeps the
+    /// fast path for statuses that are not retried.
+    pub(super) classifier: Option<Arc<dyn Classifier>>,
+    pub(super) on_retry: Option<RetryHook>,
+    pub(super) on_give_up: Option<GiveUpHook>,
+    pub(super) error_types: ErrorTypes,
 }
-
-pub(super) type Hook = Arc<dyn Fn(&RetryEvent<'_>) + Send + Sync>;
 
 impl Default for RetryPolicy {
     /// The defaults of the table above.
@@ -86,8 +88,10 @@ impl Default for RetryPolicy {
                 max_retry_after: Duration::from_secs(60),
                 max_elapsed: None,
                 budget: Some(Arc::new(LeanTpsBudget::default())),
+                classifier: None,
                 on_retry: None,
                 on_give_up: None,
+                error_types: ErrorTypes::default(),
             }),
             attempt: 1,
             previous: Duration::ZERO,
@@ -107,7 +111,7 @@ impl RetryPolicy {
         Self::default()
     }
 
-    fn config(&mut self) -> &mut Config {
+    pub(super) fn config(&mut self) -> &mut Config {
         Arc::make_mut(&mut self.config)
     }
 
@@ -138,8 +142,11 @@ impl RetryPolicy {
 
     /// The wait before each retry, when the response names none with
     /// `Retry-After`. Default: exponential from 100 ms, capped at 10 s, full
-    /// jitter. Any delay it returns is capped at
-    /// [`max_retry_after`](Self::max_retry_after).
+    /// jitter. The delay it returns is the wait, whole: the schedule's own
+    /// cap ([`ExponentialBackoff::max_delay`]) bounds it, not
+    /// [`max_retry_after`](Self::max_retry_after), which bounds what a
+    /// server asks for. A delay too long for the clock (`Duration::MAX`)
+    /// waits as long as tokio's timer can (about 30 years), never less.
     ///
     /// ```
     /// use std::time::Duration;
@@ -180,9 +187,10 @@ impl RetryPolicy {
         self.config.statuses.contains(status)
     }
 
-    /// The longest wait the policy ever sleeps. A `Retry-After` asking for
+    /// The longest wait a server may ask for. A `Retry-After` asking for
     /// longer is not slept: the response goes back to the caller at once.
-    /// A backoff delay above it is cut to it. Default: 60 s.
+    /// It does not cap the [`backoff`](Self::backoff), whose delays are
+    /// yours: its own `max_delay` does. Default: 60 s.
     ///
     /// ```
     /// use std::time::Duration;
@@ -193,8 +201,14 @@ impl RetryPolicy {
         self
     }
 
-    /// The time a request may take, measured from its first attempt: a retry
-    /// whose wait would end past it is not made. Default: none.
+    /// When the last retry may start, measured from the start of the first
+    /// attempt: a retry whose wait would end past `max_elapsed` is not made,
+    /// and the last outcome goes back to the caller. It does not bound the
+    /// whole call: an attempt that starts in time runs as long as it takes
+    /// (attempts of 8 s, a 1 s backoff and `max_elapsed(20 s)`: retries
+    /// start at 9 s and 18 s, and the call ends at 26 s). To bound the
+    /// whole call, put a timeout above the retries, as in the example.
+    /// Default: none.
     ///
     /// # Panics
     ///
@@ -202,7 +216,18 @@ impl RetryPolicy {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let policy = tower_http_retry::RetryPolicy::default().max_elapsed(Duration::from_secs(20));
+    /// use tower::ServiceBuilder;
+    /// use tower_http_retry::{RetryLayer, RetryPolicy};
+    /// # let client = tower::service_fn(|_: http::Request<String>| async {
+    /// #     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+    /// # });
+    ///
+    /// let client = ServiceBuilder::new()
+    ///     .timeout(Duration::from_secs(25)) // the whole call, retries included
+    ///     .layer(RetryLayer::new(
+    ///         RetryPolicy::default().max_elapsed(Duration::from_secs(20)), // no retry starts after 20 s
+    ///     ))
+    ///     .service(client);
     /// ```
     pub fn max_elapsed(mut self, max_elapsed: Duration) -> Self {
         assert!(
@@ -293,37 +318,50 @@ impl RetryPolicy {
         self.config().budget = None;
         self
     }
-}
 
-impl RetryPolicy {
-    /// Calls `f` before every retry, after the `tracing` event: the place for
-    /// metrics of your own. Default: none.
-    ///
-    /// ```
-    /// let policy = tower_http_retry::RetryPolicy::default()
-    ///     .on_retry(|e: &tower_http_retry::RetryEvent<'_>| eprintln!("retrying {} ({})", e.uri, e.reason));
-    /// ```
-    pub fn on_retry<F>(mut self, f: F) -> Self
-    where
-        F: Fn(&RetryEvent<'_>) + Send + Sync + 'static,
-    {
-        self.config().on_retry = Some(Arc::new(f));
-        self
+    /// The budget this policy withdraws from, shared: hedging spends it too
+    /// (`HedgeLayer::budget_of`), and takes its default from here.
+    pub(crate) fn shared_budget(&self) -> Option<Arc<dyn Budget + Send + Sync>> {
+        self.config.budget.clone()
     }
 
-    /// Calls `f` when a retryable outcome is handed back without a retry
-    /// (attempts, budget or time exhausted, `Retry-After` too long, request
-    /// not safe to replay); [`RetryEvent::gave_up`] says why. Default: none.
+    /// Teaches the policy an error type of your own, so that its
+    /// `source()` chain is walked like that of a known error
+    /// ([`ErrorClass::from_error`](crate::ErrorClass::from_error)). Default:
+    /// none.
+    ///
+    /// The policy is generic over the error type of the service it retries,
+    /// and Rust cannot ask a value of a generic type whether it is an error:
+    /// the policy sees as errors the boxed ones (`tower::BoxError`, as every
+    /// layer that adds errors returns, the circuit breaker included), the
+    /// types of [`ErrorClass`](crate::ErrorClass)'s table, and the types
+    /// registered here. An error of any other type is
+    /// [`Ambiguous`](crate::ErrorClass::Ambiguous): a POST that failed with
+    /// it is never replayed, even when a refused connection is beneath it.
     ///
     /// ```
-    /// let policy = tower_http_retry::RetryPolicy::default()
-    ///     .on_give_up(|e: &tower_http_retry::RetryEvent<'_>| eprintln!("gave up: {:?}", e.gave_up));
+    /// use std::{error::Error, fmt, io};
+    ///
+    /// /// The error of a client of your own, with the I/O error beneath it.
+    /// #[derive(Debug)]
+    /// struct MyClientError(io::Error);
+    /// impl fmt::Display for MyClientError {
+    ///     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    ///         f.write_str("my client failed")
+    ///     }
+    /// }
+    /// impl Error for MyClientError {
+    ///     fn source(&self) -> Option<&(dyn Error + 'static)> {
+    ///         Some(&self.0)
+    ///     }
+    /// }
+    ///
+    /// // A refused connection beneath `MyClientError` now proves that the
+    /// // request never left: it is retried whatever its method.
+    /// let policy = tower_http_retry::RetryPolicy::default().error_type::<MyClientError>();
     /// ```
-    pub fn on_give_up<F>(mut self, f: F) -> Self
-    where
-        F: Fn(&RetryEvent<'_>) + Send + Sync + 'static,
-    {
-        self.config().on_give_up = Some(Arc::new(f));
+    pub fn error_type<E: std::error::Error + 'static>(mut self) -> Self {
+        self.config().error_types.register::<E>();
         self
     }
 }
@@ -337,6 +375,7 @@ impl fmt::Debug for RetryPolicy {
             .field("max_retry_after", &c.max_retry_after)
             .field("max_elapsed", &c.max_elapsed)
             .field("budget", &c.budget.is_some())
+            .field("classifier", &c.classifier.is_some())
             .field("attempt", &self.attempt)
             .finish_non_exhaustive()
     }

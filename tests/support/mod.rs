@@ -241,6 +241,21 @@ pub fn attempts<B>(res: &Response<B>) -> Option<u32> {
         .map(tower_http_retry::Attempts::get)
 }
 
+/// A GET through `svc` to `server`: the attempts its response carries, and
+/// the connections the server accepted.
+pub async fn attempts_and_connections<S, B>(svc: S, server: &TestServer) -> (Option<u32>, usize)
+where
+    S: tower::Service<Request<Full<Bytes>>, Response = Response<B>>,
+    S::Error: std::fmt::Debug,
+{
+    use tower::ServiceExt;
+    let res = svc
+        .oneshot(request(Method::GET, &server.url("/")))
+        .await
+        .unwrap();
+    (attempts(&res), server.connections())
+}
+
 /// A raw TCP server on 127.0.0.1: for every connection it reads one request
 /// head, counts it, then runs `then` on the socket (which may close it,
 /// write garbage, or stall).
