@@ -6,7 +6,7 @@ use http::StatusCode;
 use tokio::time::Instant;
 use tower::retry::budget::Budget;
 
-use super::budget::LeanTpsBudget;
+use super::budget::EarnedBudget;
 use super::hooks::{GiveUpHook, RetryHook};
 use crate::backoff::{Backoff, ExponentialBackoff, Jitter};
 use crate::classify::{Classifier, ErrorTypes, StatusSet};
@@ -21,7 +21,7 @@ use crate::classify::{Classifier, ErrorTypes, StatusSet};
 /// | [`retry_statuses`](Self::retry_statuses) | 408, 429, 500, 502, 503, 504 |
 /// | [`max_retry_after`](Self::max_retry_after) | 60 s |
 /// | [`max_elapsed`](Self::max_elapsed) | none |
-/// | [`budget`](Self::budget) | the bounds of `TpsBudget::new(10 s, 10, 0.2)`: 20 % of requests plus 10 retries/s |
+/// | [`budget`](Self::budget) | [`earned_budget`](Self::earned_budget)`(10 s, 2, 0.2)`: 20 % of requests, a reserve of 2, bounded for a fleet of any size |
 ///
 /// Cloning is cheap (one reference count): the configuration and the budget
 /// are shared by every clone.
@@ -87,7 +87,7 @@ impl Default for RetryPolicy {
                 statuses: StatusSet::default(),
                 max_retry_after: Duration::from_secs(60),
                 max_elapsed: None,
-                budget: Some(Arc::new(LeanTpsBudget::default())),
+                budget: Some(Arc::new(EarnedBudget::default())),
                 classifier: None,
                 on_retry: None,
                 on_give_up: None,
@@ -235,87 +235,6 @@ impl RetryPolicy {
             "RetryPolicy::max_elapsed: `max_elapsed` must be above zero, got {max_elapsed:?}"
         );
         self.config().max_elapsed = Some(max_elapsed);
-        self
-    }
-
-    /// The retry budget, shared by every clone of this policy: every request
-    /// deposits once, every retry withdraws, and a retry the budget refuses
-    /// is not made. Takes any `tower::retry::budget::Budget`.
-    /// Default: the bounds of `TpsBudget::new(10 s, 10, 0.2)` (Finagle's),
-    /// kept by a budget of the crate's own whose deposit takes no lock and
-    /// reads the clock only on one deposit in 16 per thread (tower's takes
-    /// a mutex and reads it every time; every request deposits).
-    ///
-    /// `TpsBudget` rounds the ratio to one retry per *whole* number of
-    /// requests (tower issue 857: `0.6` behaves as `1.0`); prefer
-    /// [`tps_budget`](Self::tps_budget), which refuses such ratios.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use tower::retry::budget::TpsBudget;
-    /// let policy = tower_http_retry::RetryPolicy::default()
-    ///     .budget(TpsBudget::new(Duration::from_secs(10), 10, 0.2));
-    /// ```
-    pub fn budget<B>(mut self, budget: B) -> Self
-    where
-        B: Budget + Send + Sync + 'static,
-    {
-        self.config().budget = Some(Arc::new(budget));
-        self
-    }
-
-    /// A budget with `TpsBudget`'s bounds and its parameters checked (the
-    /// lock-free deposit of the default budget): retries may make up
-    /// `retry_ratio` of the requests seen over `ttl`, plus `min_per_sec`
-    /// retries per second.
-    ///
-    /// # Panics
-    ///
-    /// With a message naming the parameter, if `ttl` is outside 1 s..=60 s,
-    /// `min_per_sec` is `i32::MAX` or more, or `retry_ratio` is not finite,
-    /// is negative, above 1000, or one that `TpsBudget` would round
-    /// (a ratio `r ≤ 1` must make `1 / r` a whole number: 1, 0.5, 0.25,
-    /// 0.2, 0.1, …; a ratio above 1 must make `1000 / r` one).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let policy = tower_http_retry::RetryPolicy::default()
-    ///     .tps_budget(Duration::from_secs(10), 10, 0.25);
-    /// ```
-    pub fn tps_budget(self, ttl: Duration, min_per_sec: u32, retry_ratio: f32) -> Self {
-        assert!(
-            (Duration::from_secs(1)..=Duration::from_secs(60)).contains(&ttl),
-            "RetryPolicy::tps_budget: `ttl` must be within 1s..=60s, got {ttl:?}"
-        );
-        assert!(
-            min_per_sec < i32::MAX as u32,
-            "RetryPolicy::tps_budget: `min_per_sec` must be below i32::MAX, got {min_per_sec}"
-        );
-        assert!(
-            retry_ratio.is_finite() && (0.0..=1000.0).contains(&retry_ratio),
-            "RetryPolicy::tps_budget: `retry_ratio` must be within 0..=1000, got {retry_ratio}"
-        );
-        let per = if retry_ratio <= 1.0 { 1.0 } else { 1000.0 };
-        if retry_ratio > 0.0 {
-            let withdraw = f64::from(per) / f64::from(retry_ratio);
-            assert!(
-                (withdraw - withdraw.round()).abs() < 1e-4,
-                "RetryPolicy::tps_budget: `retry_ratio` {retry_ratio} would be rounded by TpsBudget \
-                 (tower issue 857) to {}; use a ratio r for which {per}/r is a whole number",
-                per / withdraw.trunc() as f32
-            );
-        }
-        self.budget(LeanTpsBudget::new(ttl, min_per_sec, retry_ratio))
-    }
-
-    /// No retry budget: [`max_attempts`](Self::max_attempts) is the only
-    /// bound on retries.
-    ///
-    /// ```
-    /// let policy = tower_http_retry::RetryPolicy::default().without_budget();
-    /// ```
-    pub fn without_budget(mut self) -> Self {
-        self.config().budget = None;
         self
     }
 

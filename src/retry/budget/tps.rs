@@ -1,18 +1,16 @@
-//! The retry budget that [`RetryPolicy`](super::RetryPolicy) uses unless
-//! told otherwise: tower's `TpsBudget` arithmetic, with a cheaper deposit.
+//! The budget behind [`RetryPolicy::tps_budget`](crate::RetryPolicy::tps_budget):
+//! tower's `TpsBudget` arithmetic, with a cheaper deposit.
 //!
 //! Every request deposits, so the deposit is on the success path. tower's
-//! `TpsBudget` takes a mutex and reads the clock on every deposit, to roll
-//! its window over. This one adds to an atomic, and a thread rolls the
-//! window over (reading the clock, under a `try_lock`) only on every 16th
-//! deposit it makes; a withdrawal, which is rare, always does, as tower's
-//! does. The slots, the reserve, the deposit and withdrawal amounts and the
-//! expiry are tower's, so the bounds are the same (Finagle's: `retry_ratio`
-//! of the requests seen over `ttl`, plus `min_per_sec` retries a second).
-//!
-//! The one difference: the deposits a thread made since its last roll-over
-//! (at most 15 of them) are counted in the slot that was current then, so
-//! they expire up to one slot early. That errs on the side of fewer retries.
+//! `TpsBudget` takes a mutex on every deposit, to roll its window over.
+//! This one reads the clock and compares it with the end of the current
+//! slot (one atomic load): only a deposit past it takes the lock (a
+//! `try_lock`) and rolls the window over; a withdrawal, which is rare,
+//! always does, as tower's does. The slots, the reserve, the deposit and
+//! withdrawal amounts and the expiry are tower's, so on one thread the
+//! budget allows exactly the retries `TpsBudget` allows, whatever other
+//! budgets run on that thread (Finagle's bounds: `retry_ratio` of the
+//! requests seen over `ttl`, plus `min_per_sec` retries a second).
 //!
 //! The running count tower keeps in one atomic is split here over a few
 //! stripes, each on a cache line of its own, a thread adding to its own
@@ -20,8 +18,7 @@
 //! take the line away from the other. The sums are the same; the rare
 //! reads (a withdrawal, a roll-over) add the stripes up.
 
-use std::cell::Cell;
-use std::sync::atomic::{AtomicIsize, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicIsize, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError, TryLockError};
 use std::time::Duration;
 
@@ -29,60 +26,25 @@ use crossbeam_utils::CachePadded;
 use tokio::time::Instant;
 use tower::retry::budget::Budget;
 
+use super::stripe::Stripes;
+
 /// Slots of the window, as in tower.
 const SLOTS: usize = 10;
-/// A thread reads the clock on one deposit in this many.
-const CLOCK_EVERY: u32 = 16;
-
-/// Stripes of the running count: a few more than the cores that usually
-/// run a client's requests.
-const STRIPES: usize = 4;
-
-/// The stripe the next thread to deposit takes (round robin).
-static NEXT_STRIPE: AtomicU8 = AtomicU8::new(0);
-
-/// What a thread keeps for every budget: one thread-local, read once per
-/// deposit.
-#[derive(Clone, Copy)]
-struct Local {
-    /// Deposits made, to read the clock on one in [`CLOCK_EVERY`].
-    deposits: u32,
-    /// The stripe this thread adds to, plus one (0: none taken yet).
-    stripe: u8,
-}
-
-thread_local! {
-    static LOCAL: Cell<Local> = const { Cell::new(Local { deposits: 0, stripe: 0 }) };
-}
-
-impl Local {
-    /// This thread's state after `change`, its stripe taken if it had none.
-    fn update(change: impl FnOnce(&mut Local)) -> Local {
-        LOCAL.with(|cell| {
-            let mut local = cell.get();
-            if local.stripe == 0 {
-                local.stripe = NEXT_STRIPE.fetch_add(1, Ordering::Relaxed) % STRIPES as u8 + 1;
-            }
-            change(&mut local);
-            cell.set(local);
-            local
-        })
-    }
-
-    fn stripe(self) -> usize {
-        usize::from(self.stripe - 1)
-    }
-}
 
 /// `TpsBudget`'s bounds with a lock-free deposit.
 #[derive(Debug)]
 pub(crate) struct LeanTpsBudget {
     generation: Mutex<Generation>,
+    /// When the budget was made: the origin of `next_roll`.
+    origin: Instant,
+    /// Nanoseconds from `origin` at which the current slot ends: a deposit
+    /// before it has nothing to roll over.
+    next_roll: CachePadded<AtomicU64>,
     reserve: isize,
     slots: [AtomicIsize; SLOTS],
     window: Duration,
     /// tower's `writer`: the deposits and withdrawals of the current slot.
-    writer: [CachePadded<AtomicIsize>; STRIPES],
+    writer: Stripes,
     deposit_amount: isize,
     withdraw_amount: isize,
 }
@@ -93,29 +55,44 @@ struct Generation {
     time: Instant,
 }
 
+/// The amounts a deposit adds and a withdrawal takes for `retry_ratio`:
+/// tower's, except that the withdrawal is the *nearest* whole number, not
+/// the one below (tower issue 857: `1.0 / (1.0 / 7.0)` is 6.9999995 in
+/// `f32`, which tower truncates to 6). `RetryPolicy::tps_budget` accepts
+/// only ratios this makes exact.
+pub(crate) fn amounts(retry_ratio: f32) -> (isize, isize) {
+    let ratio = f64::from(retry_ratio);
+    if ratio == 0.0 {
+        (0, 1)
+    } else if ratio <= 1.0 {
+        (1, (1.0 / ratio).round() as isize)
+    } else {
+        (1000, (1000.0 / ratio).round() as isize)
+    }
+}
+
 impl LeanTpsBudget {
-    /// tower's `TpsBudget::new` arithmetic, rounding included (callers
-    /// check the parameters first: see `RetryPolicy::tps_budget`).
-    pub(crate) fn new(ttl: Duration, min_per_sec: u32, retry_percent: f32) -> Self {
-        let (deposit_amount, withdraw_amount) = if retry_percent == 0.0 {
-            (0, 1)
-        } else if retry_percent <= 1.0 {
-            (1, (1.0 / retry_percent) as isize)
-        } else {
-            (1000, (1000.0 / retry_percent) as isize)
-        };
+    /// tower's `TpsBudget::new` arithmetic, the withdrawal rounded to the
+    /// nearest (callers check the parameters first: see
+    /// `RetryPolicy::tps_budget`).
+    pub(crate) fn new(ttl: Duration, min_per_sec: u32, retry_ratio: f32) -> Self {
+        let (deposit_amount, withdraw_amount) = amounts(retry_ratio);
         let reserve = (min_per_sec as isize)
             .saturating_mul(ttl.as_secs() as isize)
             .saturating_mul(withdraw_amount);
+        let window = ttl / SLOTS as u32;
+        let origin = Instant::now();
         LeanTpsBudget {
             generation: Mutex::new(Generation {
                 index: 0,
-                time: Instant::now(),
+                time: origin,
             }),
+            origin,
+            next_roll: CachePadded::new(AtomicU64::new(nanos(window))),
             reserve,
             slots: Default::default(),
-            window: ttl / SLOTS as u32,
-            writer: Default::default(),
+            window,
+            writer: Stripes::default(),
             deposit_amount,
             withdraw_amount,
         }
@@ -128,11 +105,7 @@ impl LeanTpsBudget {
         if diff < self.window {
             return;
         }
-        let to_commit = self
-            .writer
-            .iter()
-            .map(|stripe| stripe.swap(0, Ordering::SeqCst))
-            .fold(0, isize::saturating_add);
+        let to_commit = self.writer.take();
         self.slots[gen.index].store(to_commit, Ordering::SeqCst);
         let mut idx = (gen.index + 1) % SLOTS;
         // At most one turn of the slots: past that, every slot is stale.
@@ -145,20 +118,38 @@ impl LeanTpsBudget {
         }
         gen.index = idx;
         gen.time = now;
+        let ends = now.saturating_duration_since(self.origin) + self.window;
+        self.next_roll.store(nanos(ends), Ordering::SeqCst);
     }
 
     fn sum(&self) -> isize {
-        let windowed = self
-            .slots
+        self.slots
             .iter()
             .map(|slot| slot.load(Ordering::SeqCst))
-            .fold(0, isize::saturating_add);
-        self.writer
-            .iter()
-            .map(|stripe| stripe.load(Ordering::SeqCst))
-            .fold(windowed, isize::saturating_add)
+            .fold(self.writer.sum(), isize::saturating_add)
             .saturating_add(self.reserve)
     }
+
+    /// What the window holds now, in the budget's units, the reserve left
+    /// out: with a ratio of 1 and no floor, the requests of the last `ttl`.
+    pub(crate) fn windowed(&self) -> isize {
+        self.roll();
+        self.sum().saturating_sub(self.reserve)
+    }
+
+    /// Rolls the window over, waiting for the lock.
+    fn roll(&self) {
+        let mut gen = self
+            .generation
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        self.expire(&mut gen);
+    }
+}
+
+/// A duration in nanoseconds, saturated (585 years).
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 impl Default for LeanTpsBudget {
@@ -170,8 +161,8 @@ impl Default for LeanTpsBudget {
 
 impl Budget for LeanTpsBudget {
     fn deposit(&self) {
-        let local = Local::update(|l| l.deposits = l.deposits.wrapping_add(1));
-        if local.deposits % CLOCK_EVERY == 0 {
+        let now = nanos(Instant::now().saturating_duration_since(self.origin));
+        if now >= self.next_roll.load(Ordering::Relaxed) {
             match self.generation.try_lock() {
                 Ok(mut gen) => self.expire(&mut gen),
                 Err(TryLockError::Poisoned(e)) => self.expire(&mut e.into_inner()),
@@ -179,19 +170,13 @@ impl Budget for LeanTpsBudget {
                 Err(TryLockError::WouldBlock) => {}
             }
         }
-        self.writer[local.stripe()].fetch_add(self.deposit_amount, Ordering::SeqCst);
+        self.writer.add(self.deposit_amount);
     }
 
     fn withdraw(&self) -> bool {
-        let mut gen = self
-            .generation
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        self.expire(&mut gen);
-        drop(gen);
+        self.roll();
         if self.sum() >= self.withdraw_amount {
-            self.writer[Local::update(|_| {}).stripe()]
-                .fetch_add(-self.withdraw_amount, Ordering::SeqCst);
+            self.writer.add(-self.withdraw_amount);
             true
         } else {
             false

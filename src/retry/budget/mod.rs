@@ -1,0 +1,12 @@
+//! Retry budgets of the crate's own: the default one, earned by successes,
+//! and tower's `TpsBudget` arithmetic with a cheaper deposit.
+
+mod earned;
+mod setters;
+mod stripe;
+mod tps;
+
+pub(crate) use earned::EarnedBudget;
+pub(crate) use tps::{amounts, LeanTpsBudget};
+#[cfg(test)]
+mod tests;
