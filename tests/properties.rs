@@ -9,6 +9,7 @@ use http::{HeaderValue, Method, Request, Response, StatusCode};
 use proptest::prelude::*;
 use tower::retry::Policy;
 use tower_http_retry::backoff::{Backoff, ExponentialBackoff, Jitter};
+use tower_http_retry::retry::WaitSource;
 use tower_http_retry::{RetryEvent, RetryPolicy};
 
 fn jitter() -> impl Strategy<Value = Jitter> {
@@ -82,10 +83,11 @@ fn decide_retry_after(value: &[u8], cap: Duration) -> Option<Duration> {
         .backoff(|_| BACKOFF)
         .max_retry_after(cap)
         .on_retry(move |e: &RetryEvent<'_>| {
-            if !e.from_retry_after {
+            let from_retry_after = e.delay_from == WaitSource::RetryAfter;
+            if !from_retry_after {
                 assert_eq!(e.delay, BACKOFF, "the backoff's delay, whole");
             }
-            *c.lock().unwrap() = e.from_retry_after.then_some(e.delay);
+            *c.lock().unwrap() = from_retry_after.then_some(e.delay);
         });
     let mut req = Request::new(());
     let _ = Policy::<_, Response<()>, std::io::Error>::clone_request(&mut policy, &req);
