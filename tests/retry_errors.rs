@@ -194,3 +194,33 @@ async fn a_relative_uri_is_fatal_and_tried_once() {
     assert_eq!(ErrorClass::of(&boxed), ErrorClass::Fatal, "boxed too");
     assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
 }
+
+#[cfg(feature = "hyper-util")]
+#[tokio::test]
+async fn a_relative_uri_is_not_counted_by_the_breaker() {
+    use tower_http_retry::{CircuitBreakerConfig, CircuitBreakerLayer, CircuitOpen, CircuitState};
+
+    // One failure would open it; a malformed request is no failure.
+    let breaker = CircuitBreakerLayer::new(CircuitBreakerConfig::default().consecutive_failures(1));
+    let handle = breaker.handle();
+    let (inner, calls) = counting(client());
+    let svc = ServiceBuilder::new()
+        .layer(RetryLayer::new(fast_policy()))
+        .layer(breaker)
+        .service(inner);
+    for _ in 0..3 {
+        let err = svc
+            .clone()
+            .oneshot(request(Method::GET, "/relative"))
+            .await
+            .unwrap_err();
+        assert!(!err.is::<CircuitOpen>(), "{err:?}");
+        assert_eq!(ErrorClass::of(&err), ErrorClass::Fatal);
+    }
+    assert_eq!(handle.state(), CircuitState::Closed);
+    assert_eq!(
+        calls.load(std::sync::atomic::Ordering::SeqCst),
+        3,
+        "once each"
+    );
+}
