@@ -293,7 +293,7 @@
 //! # }
 //! ```
 
-mod authority;
+pub(crate) mod authority;
 mod classifier;
 mod config;
 mod error;

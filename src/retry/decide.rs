@@ -75,7 +75,7 @@ impl RetryPolicy {
                 return Err((reason, GiveUpReason::Elapsed));
             }
         }
-        if let Some(budget) = &config.budget {
+        if let Some(budget) = config.budget_for(req.uri()) {
             if !budget.withdraw() {
                 return Err((reason, GiveUpReason::Budget));
             }
@@ -210,7 +210,7 @@ where
             // The first attempt of a logical request: tower calls this on the
             // service's policy, then clones that policy into the response
             // future, so what is set here travels with this request only.
-            if let Some(budget) = &self.config.budget {
+            if let Some(budget) = self.config.budget_for(req.uri()) {
                 budget.deposit();
             }
             if self.config.max_elapsed.is_some() {
