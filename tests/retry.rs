@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Method, Request, StatusCode, Version};
-use http_body_util::{BodyExt, Full};
+#[cfg(feature = "hyper")]
+use http_body_util::BodyExt;
+use http_body_util::Full;
 use support::*;
 use tower::{Layer, ServiceBuilder, ServiceExt};
 use tower_http_retry::backoff::{ConstantBackoff, ExponentialBackoff, Jitter};
@@ -282,6 +284,8 @@ async fn empty_error_bodies_keep_the_pooled_connection() {
     assert_eq!(attempts_and_connections(svc, &server).await, (Some(3), 1));
 }
 
+// The drain knows `BoxBody<Bytes, hyper::Error>` only with the `hyper` feature.
+#[cfg(feature = "hyper")]
 #[tokio::test]
 async fn a_boxed_discarded_error_body_is_drained_to_keep_the_connection() {
     // 503 with a 200 KB page, twice, then 200. hyper closes the connection
