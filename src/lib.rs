@@ -19,6 +19,10 @@
 //!   host with [`CircuitBreakerLayer::per_host`]. See [`circuit_breaker`].
 //! - [`ReplayBodyLayer`] makes a streaming request body replayable, up to a
 //!   limit. See [`body`].
+//! - [`BufferResponseLayer`] reads the response body before the decision,
+//!   so a failure half-way through it is a failed attempt. See [`body`].
+//! - [`RateLimitPaceLayer`] holds back requests to a host whose quota is
+//!   spent, until its reset. See [`pace`].
 //! - [`backoff`] holds the schedules; [`ErrorClass`] is the one failure
 //!   classification that both layers share.
 //!
@@ -109,9 +113,10 @@
 //!
 //! | feature | adds |
 //! |---|---|
-//! | `hyper` (default) | hyper-specific code: a discarded `BoxBody<Bytes, hyper::Error>` is read to keep its connection |
+//! | `hyper-util` (default) | recognises hyper-util's `client::legacy::Error` (see [`ErrorClass`]); implies `hyper` |
+//! | `hyper` | recognises `hyper::Error` and the `h2::Error` beneath it (HTTP/2 refusals are never sent), and drains a discarded `BoxBody<Bytes, hyper::Error>` |
 //! | `axum` | a discarded axum `Body` (`axum-core`) is read to keep its connection |
-//! | `reqwest` | `ReqwestService`: a `reqwest::Client` as a `tower::Service<http::Request<B>>` |
+//! | `reqwest` | `ReqwestService`: a `reqwest::Client` as a `tower::Service<http::Request<B>>`; recognises `reqwest::Error` |
 //! | `metrics` | counters of retries, give-ups, breaker transitions and rejections, and a breaker state gauge, through the `metrics` facade: `tower_http_retry_retries_total{reason}`, `tower_http_retry_give_ups_total{reason,why}`, `tower_http_retry_circuit_state{breaker,host}` (0 closed, 1 half-open, 2 open), `tower_http_retry_circuit_transitions_total{breaker,host,from,to}`, `tower_http_retry_circuit_rejected_total{breaker,host}` |
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -127,6 +132,7 @@ mod classify;
 pub mod hedge;
 #[cfg(feature = "metrics")]
 mod metrics;
+pub mod pace;
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 mod reqwest;
@@ -137,13 +143,14 @@ pub mod throttle;
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub use crate::reqwest::ReqwestService;
-pub use body::{ReplayBody, ReplayBodyLayer};
+pub use body::{BufferResponseLayer, ReplayBody, ReplayBodyLayer};
 pub use circuit_breaker::{
     CircuitBreaker, CircuitBreakerConfig, CircuitBreakerHandle, CircuitBreakerLayer, CircuitOpen,
     CircuitState,
 };
 pub use classify::ErrorClass;
 pub use hedge::HedgeLayer;
+pub use pace::{QuotaExhausted, RateLimitPaceLayer};
 pub use retry::{
     Attempts, BoxResponseBody, BoxResponseBodyLayer, GiveUpEvent, ResendCount, RetryEvent,
     RetryLayer, RetryPolicy, RetryReason,

@@ -1,7 +1,7 @@
 //! The atomics and the mutex of the breaker's state machine and windows:
 //! std's, or loom's when built with `--cfg tower_http_retry_loom`, so that
-//! the models in `circuit_breaker/state.rs` explore every interleaving of
-//! them. The cfg is the crate's own, not `loom`: tokio compiles its `net`
+//! the models in `circuit_breaker/state/loom_tests.rs` explore every
+//! interleaving of them. The cfg is the crate's own, not `loom`: tokio compiles its `net`
 //! module out under `cfg(loom)`, and hyper-util needs it.
 //!
 //! `Arc` stays std's: it only shares the breaker, and the services, handles

@@ -125,3 +125,37 @@ fn success_path_allocates_only_the_request_clone_and_attempts() {
         );
     }
 }
+
+#[test]
+fn buffering_an_empty_body_allocates_only_the_bytes_extension() {
+    use http_body_util::Empty;
+    use tower_http_retry::BufferResponseLayer;
+
+    let empty = service_fn(|_req: Request<Full<Bytes>>| async {
+        Ok::<_, Infallible>(Response::new(Empty::<Bytes>::new()))
+    });
+    let mut bare = empty;
+    let mut buffered = ServiceBuilder::new()
+        .layer(BufferResponseLayer::new(1024))
+        .service(empty);
+    for _ in 0..3 {
+        call(&mut bare, request());
+        call(&mut buffered, request());
+    }
+    // The extension the classifier reads: a `Bytes` in the response's map.
+    #[derive(Clone)]
+    struct Same(#[allow(dead_code)] Bytes);
+    let mut res = Response::new(());
+    let (_, extension_allocs) = allocations(|| res.extensions_mut().insert(Same(Bytes::new())));
+
+    for _ in 0..10 {
+        let (_, bare_allocs) = allocations(|| call(&mut bare, request()));
+        let (res, buffered_allocs) = allocations(|| call(&mut buffered, request()));
+        assert_eq!(res.body().bytes(), Some(&Bytes::new()));
+        assert_eq!(
+            buffered_allocs,
+            bare_allocs + extension_allocs,
+            "an empty body is read without allocating"
+        );
+    }
+}

@@ -354,14 +354,13 @@ async fn slow_call_rate_trips_and_the_duration_itself_is_not_slow() {
 // 3. What a failure is
 
 #[tokio::test(start_paused = true)]
-async fn default_failures_are_transport_errors_5xx_408_429() {
+async fn default_failures_are_transport_errors_and_the_retry_statuses() {
     for mode in [
         Mode::Error,
         Mode::Status(500),
         Mode::Status(502),
         Mode::Status(503),
         Mode::Status(504),
-        Mode::Status(599),
         Mode::Status(408),
         Mode::Status(429),
     ] {
@@ -378,7 +377,7 @@ async fn default_failures_are_transport_errors_5xx_408_429() {
 #[tokio::test(start_paused = true)]
 async fn other_statuses_count_as_successes() {
     for code in [
-        200, 201, 204, 301, 304, 400, 401, 403, 404, 409, 410, 422, 499,
+        200, 201, 204, 301, 304, 400, 401, 403, 404, 409, 410, 422, 499, 501, 505, 599,
     ] {
         let down = Downstream::new(Mode::Status(code));
         let mut svc = breaker(

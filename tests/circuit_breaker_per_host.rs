@@ -181,6 +181,40 @@ async fn state_for_keys_by_scheme_host_and_port() {
     assert_eq!(open.host(), Some("http://a.example:80"));
 }
 
+/// IP literals are compared by address: `[::1]` and `[0:0:0:0:0:0:0:1]`
+/// are one origin, and so one breaker.
+#[tokio::test(start_paused = true)]
+async fn ipv6_literals_of_one_address_share_one_breaker() {
+    let downstream = Downstream::default();
+    downstream.sick("[::1]");
+    downstream.sick("[0:0:0:0:0:0:0:1]");
+    let layer = CircuitBreakerLayer::per_host(config());
+    let handle = layer.handle();
+    let mut svc = layer.layer(downstream.service());
+    for uri in ["http://[::1]:8080/", "http://[0:0:0:0:0:0:0:1]:8080/"] {
+        for _ in 0..2 {
+            send(&mut svc, uri).await.unwrap();
+        }
+    }
+    assert_eq!(handle.host_count(), 1);
+    assert_eq!(
+        handle.hosts(),
+        [("http://[::1]:8080".to_string(), CircuitState::Open)]
+    );
+    for spelling in [
+        "http://[0:0:0:0:0:0:0:1]:8080/x",
+        "http://[::1]:8080/y",
+        "http://[0::1]:8080/z",
+    ] {
+        let open = open_error(send(&mut svc, spelling).await);
+        assert_eq!(open.host(), Some("http://[::1]:8080"), "{spelling}");
+    }
+    assert_eq!(
+        handle.state_for(&uri("http://[::1]:8081/")),
+        CircuitState::Closed
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn state_is_the_most_severe_over_all_hosts() {
     let downstream = Downstream::default();

@@ -1,6 +1,8 @@
 //! The classifier: `RetryPolicy::classify` and each `Verdict`, over
 //! in-memory downstreams (paused time where the timing is the point).
 
+mod support;
+
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -9,14 +11,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
+use support::recording;
 use tokio::time::Instant;
 use tower::{service_fn, BoxError, ServiceBuilder, ServiceExt};
 use tower_http_retry::backoff::ConstantBackoff;
 use tower_http_retry::retry::{GiveUpReason, Outcome, Verdict, WaitSource};
 use tower_http_retry::{Attempts, CircuitOpen, GiveUpEvent, RetryEvent, RetryLayer, RetryPolicy};
-
-/// When each call reached the downstream.
-type CallLog = Arc<Mutex<Vec<Duration>>>;
 
 /// A policy with a 1 ms constant backoff and no budget.
 fn quick() -> RetryPolicy {
@@ -39,40 +39,12 @@ fn request(method: Method) -> Request<Full<Bytes>> {
         .unwrap()
 }
 
-/// A downstream answering `respond(n)` to call `n`, recording when each
-/// call arrived (relative to its creation); returns the log.
-fn downstream(
-    respond: impl Fn(usize) -> Result<Response<Full<Bytes>>, io::Error> + Clone + Send + 'static,
-) -> (
-    impl tower::Service<
-            Request<Full<Bytes>>,
-            Response = Response<Full<Bytes>>,
-            Error = io::Error,
-            Future = impl Send,
-        > + Clone,
-    CallLog,
-) {
-    let start = Instant::now();
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let log2 = log.clone();
-    let svc = service_fn(move |_req: Request<Full<Bytes>>| {
-        let n = {
-            let mut log = log2.lock().unwrap();
-            log.push(start.elapsed());
-            log.len() - 1
-        };
-        let res = respond.clone()(n);
-        async move { res }
-    });
-    (svc, log)
-}
-
 async fn call(
     policy: RetryPolicy,
     method: Method,
     respond: impl Fn(usize) -> Result<Response<Full<Bytes>>, io::Error> + Clone + Send + 'static,
 ) -> (Result<Response<Full<Bytes>>, io::Error>, Vec<Duration>) {
-    let (svc, log) = downstream(respond);
+    let (svc, log) = recording(respond);
     let client = ServiceBuilder::new()
         .layer(RetryLayer::new(policy))
         .service(svc);
@@ -337,7 +309,7 @@ async fn the_classifier_sees_attempts_request_response_and_errors() {
         ));
         Verdict::Default
     });
-    let (svc, _) = downstream(|n| match n {
+    let (svc, _) = recording(|n| match n {
         0 => Err(io::Error::from(io::ErrorKind::ConnectionReset)),
         1 => {
             let mut res = status(503);

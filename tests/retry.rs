@@ -7,8 +7,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Method, Request, StatusCode, Version};
-#[cfg(feature = "hyper")]
-use http_body_util::BodyExt;
 use http_body_util::Full;
 use support::*;
 use tower::{Layer, ServiceBuilder, ServiceExt};
@@ -284,7 +282,6 @@ async fn empty_error_bodies_keep_the_pooled_connection() {
     assert_eq!(attempts_and_connections(svc, &server).await, (Some(3), 1));
 }
 
-// The drain knows `BoxBody<Bytes, hyper::Error>` only with the `hyper` feature.
 #[cfg(feature = "hyper")]
 #[tokio::test]
 async fn a_boxed_discarded_error_body_is_drained_to_keep_the_connection() {
@@ -296,7 +293,9 @@ async fn a_boxed_discarded_error_body_is_drained_to_keep_the_connection() {
     let server = TestServer::error_pages(200_000, 2).await;
     let boxed = ServiceBuilder::new()
         .layer(RetryLayer::new(policy()))
-        .map_response(|res: http::Response<hyper::body::Incoming>| res.map(BodyExt::boxed))
+        .map_response(|res: http::Response<hyper::body::Incoming>| {
+            res.map(http_body_util::BodyExt::boxed)
+        })
         .service(client());
     assert_eq!(attempts_and_connections(boxed, &server).await, (Some(3), 1));
 
@@ -315,4 +314,28 @@ async fn small_error_bodies_keep_the_pooled_connection() {
     let server = TestServer::error_pages(1024, 2).await;
     let svc = RetryLayer::new(fast_policy()).layer(client());
     assert_eq!(attempts_and_connections(svc, &server).await, (Some(3), 1));
+}
+
+#[tokio::test]
+async fn attempt_header_numbers_every_attempt_from_one() {
+    use tower_http_retry::retry::AttemptHeaderLayer;
+
+    let server = TestServer::statuses(&[503, 502]).await;
+    let svc = ServiceBuilder::new()
+        .layer(RetryLayer::new(fast_policy()))
+        .layer(AttemptHeaderLayer::new(http::HeaderName::from_static(
+            "x-attempt",
+        )))
+        .service(client());
+    let mut req = request(Method::GET, &server.url("/"));
+    req.headers_mut()
+        .insert("x-attempt", "caller's".parse().unwrap());
+    let res = svc.oneshot(req).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let seen: Vec<_> = server
+        .requests()
+        .iter()
+        .map(|r| r.headers["x-attempt"].to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(seen, ["1", "2", "3"]);
 }

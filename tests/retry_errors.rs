@@ -13,7 +13,6 @@ use support::*;
 use tower::{ServiceBuilder, ServiceExt};
 use tower_http_retry::{ErrorClass, RetryLayer};
 
-// hyper-util's errors are recognised with the `hyper-util` feature.
 #[cfg(feature = "hyper-util")]
 #[tokio::test]
 async fn connect_errors_are_retried_for_every_method() {
@@ -39,7 +38,6 @@ async fn connect_errors_are_retried_for_every_method() {
     }
 }
 
-// hyper-util's errors are recognised with the `hyper-util` feature.
 #[cfg(feature = "hyper-util")]
 #[tokio::test]
 async fn a_connect_error_that_heals_is_retried_to_success() {
@@ -178,7 +176,6 @@ async fn a_boxed_connect_error_is_still_never_sent() {
     assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 3);
 }
 
-// hyper-util's errors are recognised with the `hyper-util` feature.
 #[cfg(feature = "hyper-util")]
 #[tokio::test]
 async fn a_relative_uri_is_fatal_and_tried_once() {

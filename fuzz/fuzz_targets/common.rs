@@ -18,17 +18,18 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
     })
 }
 
-/// Runs one retry decision; returns the wait chosen, if the policy retries.
+/// Runs one retry decision; returns the wait chosen, if the policy retries,
+/// and whether the server named it (`Retry-After`) or the backoff did.
 pub fn decide(
     policy: RetryPolicy,
     mut req: Request<()>,
     mut result: Result<Response<()>, std::io::Error>,
-) -> Option<Duration> {
+) -> Option<(Duration, bool)> {
     let _guard = runtime().enter();
     let chosen = Arc::new(Mutex::new(None));
     let c = chosen.clone();
     let mut policy = policy.on_retry(move |e: &RetryEvent<'_>| {
-        *c.lock().expect("not poisoned") = Some(e.delay);
+        *c.lock().expect("not poisoned") = Some((e.delay, e.from_retry_after));
     });
     let _ = Policy::<_, Response<()>, std::io::Error>::clone_request(&mut policy, &req);
     let retried = Policy::retry(&mut policy, &mut req, &mut result).is_some();

@@ -86,8 +86,12 @@ fuzz_target!(|data: &[u8]| {
                 | Method::PUT
                 | Method::DELETE
         );
-    if let Some(delay) = common::decide(policy, req, result) {
+    if let Some((delay, from_retry_after)) = common::decide(policy, req, result) {
         assert!(safe || never_sent, "{method} replayed");
-        assert!(delay <= cap.max(Duration::ZERO));
+        if from_retry_after {
+            assert!(delay <= cap);
+        } else {
+            assert_eq!(delay, Duration::from_millis(5), "the backoff's wait, whole");
+        }
     }
 });

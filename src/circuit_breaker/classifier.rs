@@ -4,15 +4,22 @@ use std::error::Error;
 
 use http::StatusCode;
 
-use crate::classify::is_failure_status;
+use crate::classify::DEFAULT_RETRY_STATUSES;
 
 /// Decides whether the outcome of a call is a failure, to be counted
 /// against the downstream.
 ///
 /// The outcome is the response's status, or the transport error (the inner
 /// service's error, as a `dyn Error`). The default,
-/// [`DefaultFailureClassifier`], counts every transport error and the
-/// statuses 5xx, 408 and 429: the ones the retry layer treats as transient.
+/// [`DefaultFailureClassifier`], counts exactly what the crate's one
+/// classification calls transient: the statuses retried by default (408,
+/// 429, 500, 502, 503, 504) and every error it is shown.
+///
+/// The breaker shows it no error that [`ErrorClass::of`](crate::ErrorClass::of)
+/// classes [`Fatal`](crate::ErrorClass::Fatal) (a malformed request that
+/// never reached the server, a [`CircuitOpen`](crate::CircuitOpen) from a
+/// breaker beneath): such an outcome says nothing of the downstream, and
+/// counts as neither a failure nor a success (a probe's permit goes back).
 ///
 /// Closures implement it:
 ///
@@ -43,9 +50,13 @@ where
     }
 }
 
-/// The default [`FailureClassifier`]: every transport error, and the
-/// statuses 5xx, 408 (Request Timeout) and 429 (Too Many Requests). Every
-/// other status, 404 included, is a success: the downstream answered.
+/// The default [`FailureClassifier`]: every transport error it is shown
+/// (the breaker shows it none classed
+/// [`Fatal`](crate::ErrorClass::Fatal)), and the statuses the retry layer
+/// retries by default: 408 (Request Timeout), 429 (Too Many Requests), 500,
+/// 502, 503 and 504. Every other status is a success, the downstream
+/// answered: 404, and 501 (Not Implemented, the same answer every time)
+/// or 505 too.
 ///
 /// ```
 /// use http::StatusCode;
@@ -55,6 +66,7 @@ where
 /// assert!(c.is_failure(Ok(StatusCode::BAD_GATEWAY)));
 /// assert!(c.is_failure(Ok(StatusCode::TOO_MANY_REQUESTS)));
 /// assert!(!c.is_failure(Ok(StatusCode::NOT_FOUND)));
+/// assert!(!c.is_failure(Ok(StatusCode::NOT_IMPLEMENTED)));
 /// let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
 /// assert!(c.is_failure(Err(&refused)));
 /// ```
@@ -64,7 +76,7 @@ pub struct DefaultFailureClassifier;
 impl FailureClassifier for DefaultFailureClassifier {
     fn is_failure(&self, outcome: Result<StatusCode, &(dyn Error + 'static)>) -> bool {
         match outcome {
-            Ok(status) => is_failure_status(status),
+            Ok(status) => DEFAULT_RETRY_STATUSES.contains(&status),
             Err(_) => true,
         }
     }

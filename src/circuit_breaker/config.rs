@@ -5,7 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::classifier::{DefaultFailureClassifier, FailureClassifier};
-use super::event::{StateChange, StateChangeHook};
+use super::vocabulary::{AbandonedCalls, StateChange, WindowKind};
+
+/// The callback of [`CircuitBreakerConfig::on_state_change`].
+pub(crate) type StateChangeHook = Arc<dyn Fn(&StateChange<'_>) + Send + Sync>;
 
 /// The largest count window: its slots take one byte each.
 const MAX_WINDOW_SIZE: u32 = 1_000_000;
@@ -13,17 +16,11 @@ const MAX_WINDOW_SIZE: u32 = 1_000_000;
 const MAX_TIME_WINDOW: Duration = Duration::from_secs(3600);
 /// Per-host breakers kept by default.
 const DEFAULT_MAX_HOSTS: usize = 1024;
+/// How long a half-open probe may be out by default: see
+/// [`CircuitBreakerConfig::max_probe_duration`].
+const DEFAULT_MAX_PROBE_DURATION: Duration = Duration::from_secs(60);
 /// The most probes: they are counted in 15 bits of the state word.
 pub(crate) const MAX_HALF_OPEN_CALLS: u32 = (1 << 15) - 1;
-
-/// Over which calls the failure and slow-call rates are computed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum WindowKind {
-    /// The last `n` calls.
-    Count(u32),
-    /// The calls that ended in the last `n` whole seconds.
-    Time(u32),
-}
 
 /// The settings of a circuit breaker; build the breaker with
 /// [`CircuitBreakerLayer::new`](crate::CircuitBreakerLayer::new).
@@ -39,7 +36,9 @@ pub(crate) enum WindowKind {
 /// | [`open_duration`](Self::open_duration) | 30 s |
 /// | [`max_open_duration`](Self::max_open_duration) | none: no growth |
 /// | [`half_open_calls`](Self::half_open_calls) | 1 |
-/// | [`classifier`](Self::classifier) | [`DefaultFailureClassifier`]: transport errors, 5xx, 408, 429 |
+/// | [`max_probe_duration`](Self::max_probe_duration) | 60 s |
+/// | [`abandoned_calls`](Self::abandoned_calls) | [`AbandonedCalls::SlowWhenLate`]: slow when abandoned after the slow-call duration, else nothing |
+/// | [`classifier`](Self::classifier) | [`DefaultFailureClassifier`]: transport errors, 408, 429, 500, 502, 503, 504 |
 /// | [`on_state_change`](Self::on_state_change) | none |
 /// | [`max_hosts`](Self::max_hosts) | 1,024 (per-host breakers only) |
 ///
@@ -74,6 +73,8 @@ pub struct CircuitBreakerConfig {
     pub(crate) open_duration: Duration,
     pub(crate) max_open_duration: Option<Duration>,
     pub(crate) half_open_calls: u32,
+    pub(crate) max_probe_duration: Duration,
+    pub(crate) abandoned_calls: AbandonedCalls,
     pub(crate) classifier: Arc<dyn FailureClassifier>,
     pub(crate) on_state_change: Option<StateChangeHook>,
     pub(crate) max_hosts: usize,
@@ -93,6 +94,8 @@ impl Default for CircuitBreakerConfig {
             open_duration: Duration::from_secs(30),
             max_open_duration: None,
             half_open_calls: 1,
+            max_probe_duration: DEFAULT_MAX_PROBE_DURATION,
+            abandoned_calls: AbandonedCalls::SlowWhenLate,
             classifier: Arc::new(DefaultFailureClassifier),
             on_state_change: None,
             max_hosts: DEFAULT_MAX_HOSTS,
@@ -318,8 +321,65 @@ impl CircuitBreakerConfig {
         self
     }
 
+    /// How long a half-open probe may be out before the breaker stops
+    /// waiting for it: once every probe is taken and the latest was let
+    /// through at least `duration` ago, the next call opens the breaker
+    /// again for another round (reason `probe_timed_out`), and the probes
+    /// still out count for nothing when they end. A probe that never ends
+    /// (a hung downstream with no timeout beneath the breaker) or whose
+    /// future was leaked would otherwise keep every caller on
+    /// [`CircuitOpen`](crate::CircuitOpen) for good. resilience4j's
+    /// `maxWaitDurationInHalfOpenState` is this bound, off by default there.
+    ///
+    /// With [`slow_calls`](Self::slow_calls) on, a probe out longer than
+    /// the slow-call duration is already slow, and the next call fails it
+    /// the same way (reason `probe_failed`) without waiting for this bound.
+    ///
+    /// Default: 60 s, resilience4j's slow-call duration: a probe out that
+    /// long is no answer worth waiting for, and the breaker is wedged for at
+    /// most a minute beyond its open duration. Raise it for calls that
+    /// legitimately take longer (large uploads).
+    ///
+    /// # Panics
+    ///
+    /// If `duration` is zero.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let config = tower_http_retry::CircuitBreakerConfig::default()
+    ///     .max_probe_duration(Duration::from_secs(10));
+    /// ```
+    pub fn max_probe_duration(mut self, duration: Duration) -> Self {
+        assert!(
+            !duration.is_zero(),
+            "CircuitBreakerConfig::max_probe_duration: `duration` must be above zero, got {duration:?}"
+        );
+        self.max_probe_duration = duration;
+        self
+    }
+
+    /// What a call counts as when its future is dropped before it ends (a
+    /// hedge that lost, a caller that gave up, a timeout above the
+    /// breaker): see [`AbandonedCalls`]. Default:
+    /// [`AbandonedCalls::SlowWhenLate`]: a call abandoned after at least
+    /// the [slow-call duration](Self::slow_calls) is slow, an earlier one
+    /// counts as nothing. So with slow-call detection on, a host that
+    /// hangs while its callers give up trips the slow-call rule.
+    ///
+    /// ```
+    /// use tower_http_retry::circuit_breaker::AbandonedCalls;
+    /// let config = tower_http_retry::CircuitBreakerConfig::default()
+    ///     .abandoned_calls(AbandonedCalls::Failed);
+    /// ```
+    pub fn abandoned_calls(mut self, abandoned: AbandonedCalls) -> Self {
+        self.abandoned_calls = abandoned;
+        self
+    }
+
     /// Replaces the rule deciding which outcomes are failures. Default:
-    /// [`DefaultFailureClassifier`] (transport errors, 5xx, 408, 429).
+    /// [`DefaultFailureClassifier`] (transport errors, 408, 429, 500, 502,
+    /// 503, 504). It is never shown an error classed
+    /// [`Fatal`](crate::ErrorClass::Fatal): that is never recorded.
     ///
     /// ```
     /// use std::error::Error;
@@ -422,6 +482,8 @@ impl fmt::Debug for CircuitBreakerConfig {
             .field("open_duration", &self.open_duration)
             .field("max_open_duration", &self.max_open_duration)
             .field("half_open_calls", &self.half_open_calls)
+            .field("max_probe_duration", &self.max_probe_duration)
+            .field("abandoned_calls", &self.abandoned_calls)
             .field("on_state_change", &self.on_state_change.is_some())
             .field("max_hosts", &self.max_hosts)
             .finish_non_exhaustive()
@@ -441,6 +503,8 @@ mod tests {
         assert_eq!(c.consecutive_failures, None);
         assert_eq!(c.open_duration, Duration::from_secs(30));
         assert_eq!(c.half_open_calls, 1);
+        assert_eq!(c.max_probe_duration, Duration::from_secs(60));
+        assert_eq!(c.abandoned_calls, AbandonedCalls::SlowWhenLate);
         assert_eq!(c.max_hosts, 1024);
         c.validate();
     }
@@ -511,6 +575,12 @@ mod tests {
     #[should_panic(expected = "open_duration: `duration` must be above zero, got 0ns")]
     fn zero_open_duration_panics() {
         let _ = CircuitBreakerConfig::default().open_duration(Duration::ZERO);
+    }
+
+    #[test]
+    #[should_panic(expected = "max_probe_duration: `duration` must be above zero, got 0ns")]
+    fn zero_max_probe_duration_panics() {
+        let _ = CircuitBreakerConfig::default().max_probe_duration(Duration::ZERO);
     }
 
     #[test]

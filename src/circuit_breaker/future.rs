@@ -12,15 +12,20 @@ use tower::BoxError;
 
 use super::error::CircuitOpen;
 use super::state::{Breaker, Permit};
-use super::window::Outcome;
+use super::vocabulary::CallOutcome;
+use crate::classify::ErrorClass;
 
 pin_project! {
     /// The response future of [`CircuitBreaker`](crate::CircuitBreaker):
     /// the inner service's future, which records its outcome when it
     /// completes, or a [`CircuitOpen`] error, ready at once.
     ///
-    /// Dropping it before it completes records nothing, and gives a
-    /// half-open probe's permit back.
+    /// Dropping it before it completes records what
+    /// [`abandoned_calls`](crate::CircuitBreakerConfig::abandoned_calls)
+    /// says: by default a slow call when it was out for at least the
+    /// slow-call duration, else nothing (a half-open probe's permit goes
+    /// back). An error the crate classes [`ErrorClass::Fatal`] records
+    /// nothing either.
     #[derive(Debug)]
     pub struct ResponseFuture<F> {
         #[pin]
@@ -82,7 +87,14 @@ where
                     Err(error) => {
                         let error: BoxError = error.into();
                         if let Some(guard) = guard.take() {
-                            guard.complete(Err(&*error));
+                            if ErrorClass::of(&error) == ErrorClass::Fatal {
+                                // The downstream had no part in it (a
+                                // malformed request, a refusal beneath):
+                                // neither a failure nor a success.
+                                guard.discard();
+                            } else {
+                                guard.complete(Err(&*error));
+                            }
                         }
                         Err(error)
                     }
@@ -93,8 +105,10 @@ where
 }
 
 /// Held by the future of an admitted call: records its outcome, or, if it
-/// is dropped first (cancelled, or unwound by a panic), gives a probe's
-/// permit back so the breaker never wedges half-open.
+/// is dropped first, what the configuration says an abandoned call counts
+/// as ([`AbandonedCalls`](super::AbandonedCalls)); when that is nothing
+/// (and always when unwound by a panic), gives a probe's permit back so the
+/// breaker never wedges half-open.
 #[derive(Debug)]
 pub(crate) struct Guard {
     breaker: Arc<Breaker>,
@@ -126,14 +140,38 @@ impl Guard {
         // Past the classifier (code of the user's that could panic).
         self.done = true;
         let breaker = &self.breaker;
-        breaker.record(self.permit, Outcome { failure, slow }, || breaker.now());
+        breaker.record(self.permit, CallOutcome { failure, slow }, || breaker.now());
+    }
+}
+
+impl Guard {
+    /// Ends the call without an outcome: a probe's permit goes back.
+    pub(crate) fn discard(mut self) {
+        self.done = true;
+        self.breaker.release(self.permit);
     }
 }
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        if !self.done {
-            self.breaker.release(self.permit);
+        if self.done {
+            return;
+        }
+        let config = self.breaker.config();
+        // "At least" the slow-call duration: a caller whose own deadline is
+        // that duration gave up on a slow call.
+        let late = match (self.start, config.slow_call_duration) {
+            (Some(start), Some(limit)) => start.elapsed() >= limit,
+            _ => false,
+        };
+        match config.abandoned_calls.outcome(late) {
+            // Not while unwinding: recording may run the user's callback,
+            // and a second panic would abort.
+            Some(outcome) if !std::thread::panicking() => {
+                let breaker = &self.breaker;
+                breaker.record(self.permit, outcome, || breaker.now());
+            }
+            _ => self.breaker.release(self.permit),
         }
     }
 }

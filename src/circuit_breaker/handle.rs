@@ -1,8 +1,7 @@
 use http::Uri;
 
 use super::per_host::Breakers;
-use super::state::{CircuitState, Kind, Why};
-use super::window::Totals;
+use super::vocabulary::{BreakerMode, CircuitState, StateChangeReason, Totals};
 
 /// A handle on a circuit breaker, for operators: its state, a snapshot of
 /// its window, and manual control. Cloning it is cheap; every clone sees
@@ -236,7 +235,7 @@ impl CircuitBreakerHandle {
     /// assert_eq!(handle.state(), CircuitState::Open);
     /// ```
     pub fn force_open(&self) {
-        self.force(Some(Kind::ForcedOpen), Why::ForcedOpen);
+        self.force(Some(BreakerMode::ForcedOpen), StateChangeReason::ForcedOpen);
     }
 
     /// Holds the breaker closed: every call goes through and is recorded
@@ -252,7 +251,10 @@ impl CircuitBreakerHandle {
     /// assert!(handle.is_forced());
     /// ```
     pub fn force_closed(&self) {
-        self.force(Some(Kind::ForcedClosed), Why::ForcedClosed);
+        self.force(
+            Some(BreakerMode::ForcedClosed),
+            StateChangeReason::ForcedClosed,
+        );
     }
 
     /// Closes the breaker, empties its window, and gives control back to
@@ -267,17 +269,17 @@ impl CircuitBreakerHandle {
     /// assert_eq!(handle.state(), CircuitState::Closed);
     /// ```
     pub fn reset(&self) {
-        self.force(None, Why::Reset);
+        self.force(None, StateChangeReason::Reset);
     }
 
-    /// To `kind`, or back to the rules (closed) for `None`.
-    fn force(&self, kind: Option<Kind>, why: Why) {
-        let to = kind.unwrap_or(Kind::Closed);
+    /// To `mode`, or back to the rules (closed) for `None`.
+    fn force(&self, mode: Option<BreakerMode>, why: StateChangeReason) {
+        let to = mode.unwrap_or(BreakerMode::Closed);
         match &self.breakers {
             Breakers::One(breaker) => breaker.force(to, why, breaker.now()),
             Breakers::PerHost(map) => {
                 // Each breaker tells its change outside the map's lock.
-                for breaker in map.set_forced(kind) {
+                for breaker in map.set_forced(mode) {
                     breaker.force(to, why, breaker.now());
                 }
             }

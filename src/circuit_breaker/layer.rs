@@ -55,7 +55,8 @@ impl CircuitBreakerLayer {
     /// A layer whose services keep one breaker per URI authority: scheme,
     /// host and port of the request's URI, the port defaulted from the
     /// scheme (`http://a` and `http://a:80` share a breaker; host names
-    /// compare without regard to case). Each breaker is configured by
+    /// compare without regard to case, IP literals by address, so
+    /// `[::1]` and `[0:0:0:0:0:0:0:1]` share one). Each breaker is configured by
     /// `config` and counts only the calls to its host, so one sick host
     /// never opens another's breaker. Requests without an authority (a URI
     /// that is only a path) share one breaker of their own.

@@ -18,9 +18,16 @@
 //! ```
 //!
 //! - **Closed**: calls go through and their outcomes fill a sliding window.
-//!   A *failure* is a transport error, a 5xx, a 408 or a 429 (the outcomes
-//!   the retry layer treats as transient); every other status, 404
-//!   included, is a success. A [`FailureClassifier`] can replace the rule.
+//!   A *failure* is exactly an outcome the retry layer treats as transient:
+//!   a status it retries by default (408, 429, 500, 502, 503, 504) or a
+//!   transport error ([`ErrorClass::NeverSent`](crate::ErrorClass::NeverSent)
+//!   or [`Ambiguous`](crate::ErrorClass::Ambiguous)). Every other status,
+//!   404 and 501 included, is a success: the downstream answered. An error
+//!   classed [`Fatal`](crate::ErrorClass::Fatal) (a malformed request that
+//!   never reached the server, a [`CircuitOpen`] from a breaker beneath, a
+//!   local refusal) is neither: it is not recorded, and a probe's permit
+//!   goes back. A [`FailureClassifier`] can replace the rule for the
+//!   other outcomes.
 //! - **Open**: `call` fails at once with [`CircuitOpen`], which names the
 //!   breaker and says when it lets a probe through; the inner service is
 //!   not called.
@@ -28,8 +35,16 @@
 //!   go through, however many callers race for them; every other call
 //!   fails fast. When all of them succeed the breaker closes with an empty
 //!   window; when one fails it opens again (for longer, up to
-//!   `max_open_duration`, if that is set). A probe whose future is dropped,
-//!   or whose inner service panics, gives its permit back.
+//!   `max_open_duration`, if that is set). A probe whose inner service
+//!   panics, or whose future is dropped early, gives its permit back; one
+//!   dropped after the slow-call duration is a failed probe (see
+//!   *Abandoned calls*). A probe that is
+//!   out too long is not waited for: once every probe is taken, the next
+//!   call opens the breaker again for another round when the latest probe
+//!   has been out longer than the slow-call duration (with `slow_calls`
+//!   on: a failed probe) or than `max_probe_duration` (60 s by default),
+//!   so a probe that never ends, or whose future was leaked, can't keep
+//!   the breaker half-open for good.
 //!
 //! The breaker opens when one of these rules fires:
 //!
@@ -38,6 +53,19 @@
 //! - the slow-call rate (calls slower than the `slow_calls` duration) is at
 //!   least its threshold, once the window holds `minimum_calls` calls;
 //! - `consecutive_failures` calls failed in a row.
+//!
+//! # Abandoned calls
+//!
+//! A call whose future is dropped before it ends (a hedge that lost, a
+//! caller that gave up, a timeout above the breaker) counts by
+//! [`abandoned_calls`](CircuitBreakerConfig::abandoned_calls): by default
+//! ([`AbandonedCalls::SlowWhenLate`]) as a slow call when it was out for
+//! at least the slow-call duration, and as nothing when abandoned earlier.
+//! A host that hangs while its callers give up so trips the slow-call rule
+//! (turn `slow_calls` on, below the callers' timeouts), while a hedge's
+//! loser or an impatient caller, which learned nothing of the downstream,
+//! moves nothing. [`AbandonedCalls::Failed`] counts every abandonment as a
+//! failure; [`AbandonedCalls::Ignored`] counts none.
 //!
 //! The window is count-based (the last `window_size` calls) or time-based
 //! (the calls of the last `time_window` seconds). An outcome is recorded
@@ -57,7 +85,9 @@
 //! | open duration | 30 s | resilience4j `waitDurationInOpenState` is 60 s |
 //! | growth of the open duration | none | resilience4j's default interval function is constant |
 //! | half-open probes | 1 | resilience4j `permittedNumberOfCallsInHalfOpenState` is 10; all must succeed here |
-//! | failures | transport errors, 5xx, 408, 429 | what `RetryLayer` treats as transient |
+//! | abandoned calls | slow when out for the slow-call duration, else nothing | seatbelt's `AbandonedPolicy` makes it a choice; an early give-up says nothing of the downstream |
+//! | longest wait for a probe | 60 s | resilience4j `maxWaitDurationInHalfOpenState` (off there); its slow-call duration |
+//! | failures | 408, 429, 500, 502, 503, 504, transport errors; fatal errors not counted | exactly what `RetryLayer` treats as transient |
 //!
 //! # Under `RetryLayer`
 //!
@@ -82,12 +112,22 @@
 //! service whose inner service was not polled ready (because the breaker
 //! was open when `poll_ready` ran) fails with `CircuitOpen`.
 //!
+//! [Per host](CircuitBreakerLayer::per_host) the rule is weaker: the host
+//! of a call is known only in `call`, when the request is there, so
+//! `poll_ready` can't tell which breaker will answer, and always polls the
+//! inner service. An open host's calls still fail fast in `call`, without
+//! calling the inner service, but readiness waits on the inner service
+//! (its `ConcurrencyLimit` or `Buffer`) like any call, even when every
+//! host's breaker is open.
+//!
 //! # Per host
 //!
 //! [`CircuitBreakerLayer::per_host`] keeps one breaker per URI authority:
 //! scheme, host and port of each request's URI, the port defaulted from
 //! the scheme (`http://a` and `http://a:80` share one), host names compared
-//! without regard to case. Each breaker counts only its host's calls, so
+//! without regard to case, IP literals by address (`http://[::1]:8080` and
+//! `http://[0:0:0:0:0:0:0:1]:8080` share one, named by the canonical
+//! `[::1]`). Each breaker counts only its host's calls, so
 //! one sick host never opens another's breaker; requests without an
 //! authority share one breaker of their own. The breakers live in a map of
 //! at most [`max_hosts`](CircuitBreakerConfig::max_hosts) (1,024 by
@@ -176,13 +216,15 @@
 //!   | `circuit breaker state changed` | INFO | `breaker`, `host` (per host only), `from`, `to` (`half_open`, `closed`, `forced_closed`), `why` |
 //!
 //!   `from` and `to` are `closed`, `open`, `half_open`, `forced_open` or
-//!   `forced_closed`; `why` is `failure_rate`, `slow_call_rate`,
-//!   `consecutive_failures`, `open_duration_elapsed`, `probe_failed`,
-//!   `probes_succeeded`, `forced_open`, `forced_closed` or `reset`;
-//!   `host` is `scheme://host:port` (empty for requests without an
-//!   authority);
+//!   `forced_closed`; `why` is a [`StateChangeReason`]'s
+//!   [`as_str`](StateChangeReason::as_str): `failure_rate`,
+//!   `slow_call_rate`, `consecutive_failures`, `open_duration_elapsed`,
+//!   `probe_failed`, `probe_timed_out`, `probes_succeeded`, `forced_open`,
+//!   `forced_closed` or `reset`; `host` is `scheme://host:port` (empty for
+//!   requests without an authority);
 //! - the [`on_state_change`](CircuitBreakerConfig::on_state_change)
-//!   callback, given a [`StateChange`] with the same facts;
+//!   callback, given a [`StateChange`] with the same facts (its `why` a
+//!   [`StateChangeReason`]);
 //! - with the cargo feature `metrics`, through the `metrics` facade: the
 //!   gauge `tower_http_retry_circuit_state` (0 closed, 1 half-open, 2
 //!   open), the counter `tower_http_retry_circuit_transitions_total`
@@ -251,23 +293,24 @@
 //! # }
 //! ```
 
+pub(crate) mod authority;
 mod classifier;
 mod config;
 mod error;
-mod event;
 pub mod future;
 mod handle;
 mod layer;
+mod observe;
 mod per_host;
 mod service;
 mod state;
+mod vocabulary;
 mod window;
 
 pub use classifier::{DefaultFailureClassifier, FailureClassifier};
 pub use config::CircuitBreakerConfig;
 pub use error::CircuitOpen;
-pub use event::StateChange;
 pub use handle::{CircuitBreakerHandle, CircuitMetrics};
 pub use layer::CircuitBreakerLayer;
 pub use service::CircuitBreaker;
-pub use state::CircuitState;
+pub use vocabulary::{AbandonedCalls, CircuitState, StateChange, StateChangeReason};

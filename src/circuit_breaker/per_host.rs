@@ -7,7 +7,8 @@
 //! (`RandomState`, so a peer that picks host names can't aim at one bucket)
 //! of the normalised authority; the `Vec` holds the rare authorities whose
 //! hashes collide. A lookup hashes the URI's parts in place (lower-casing
-//! as it goes) and compares them case-insensitively: a call for a known
+//! names as it goes, parsing IP literals to their address) and compares
+//! names case-insensitively and addresses by value: a call for a known
 //! host takes the read lock, allocates nothing, and stamps the entry with
 //! a tick of a global counter (one atomic add). Only a new host takes the
 //! write lock.
@@ -31,15 +32,17 @@
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::fmt;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use http::Uri;
 
+use super::authority::{AuthorityKey, AuthorityRef};
 use super::config::CircuitBreakerConfig;
-use super::event;
-use super::state::{Breaker, CircuitState, Kind};
+use super::observe;
+use super::state::Breaker;
+use super::vocabulary::{BreakerMode, CircuitState};
 
 /// The breakers of a layer: one for every call, or one per host.
 #[derive(Debug, Clone)]
@@ -59,107 +62,9 @@ impl Breakers {
     }
 }
 
-/// The authority of a request, as its parts: `scheme` and `host` as they
-/// appear in the URI (compared without regard to ASCII case), `port`
-/// defaulted from the scheme (`http`: 80, `https`: 443). All `None` for a
-/// request without an authority.
-#[derive(Debug, Clone, Copy)]
-struct View<'a> {
-    scheme: Option<&'a str>,
-    host: Option<&'a str>,
-    port: Option<u16>,
-}
-
-impl<'a> View<'a> {
-    fn of(uri: &'a Uri) -> View<'a> {
-        let Some(host) = uri.host() else {
-            return View {
-                scheme: None,
-                host: None,
-                port: None,
-            };
-        };
-        let scheme = uri.scheme_str();
-        let port = uri.port_u16().or_else(|| match scheme {
-            Some(s) if s.eq_ignore_ascii_case("http") => Some(80),
-            Some(s) if s.eq_ignore_ascii_case("https") => Some(443),
-            _ => None,
-        });
-        View {
-            scheme,
-            host: Some(host),
-            port,
-        }
-    }
-
-    fn matches(&self, key: &Key) -> bool {
-        fn eq(a: Option<&str>, b: &Option<Box<str>>) -> bool {
-            match (a, b.as_deref()) {
-                (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
-                (None, None) => true,
-                _ => false,
-            }
-        }
-        self.port == key.port && eq(self.host, &key.host) && eq(self.scheme, &key.scheme)
-    }
-
-    /// The owned key, lower-cased.
-    fn to_key(self) -> Key {
-        let lower = |s: &str| Box::from(s.to_ascii_lowercase());
-        Key {
-            scheme: self.scheme.map(lower),
-            host: self.host.map(lower),
-            port: self.port,
-        }
-    }
-}
-
-impl Hash for View<'_> {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        for part in [self.scheme, self.host] {
-            match part {
-                Some(s) => {
-                    state.write_u8(1);
-                    for b in s.bytes() {
-                        state.write_u8(b.to_ascii_lowercase());
-                    }
-                    // A terminator, so ("ab", "c") and ("a", "bc") differ.
-                    state.write_u8(0xff);
-                }
-                None => state.write_u8(0),
-            }
-        }
-        self.port.hash(state);
-    }
-}
-
-/// A [`View`] kept in the map: lower-cased.
-#[derive(Debug)]
-struct Key {
-    scheme: Option<Box<str>>,
-    host: Option<Box<str>>,
-    port: Option<u16>,
-}
-
-impl fmt::Display for Key {
-    /// `scheme://host:port`; empty without an authority.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(scheme) = &self.scheme {
-            write!(f, "{scheme}://")?;
-        }
-        if let Some(host) = &self.host {
-            f.write_str(host)?;
-        }
-        if let Some(port) = self.port {
-            write!(f, ":{port}")?;
-        }
-        Ok(())
-    }
-}
-
 #[derive(Debug)]
 struct Entry {
-    key: Key,
+    key: AuthorityKey,
     breaker: Arc<Breaker>,
     /// The tick of its last call.
     last_used: AtomicU64,
@@ -171,15 +76,15 @@ struct Map {
     buckets: HashMap<u64, Vec<Entry>>,
     len: usize,
     /// What an operator holds every breaker in, new ones included.
-    forced: Option<Kind>,
+    forced: Option<BreakerMode>,
 }
 
 impl Map {
-    fn find(&self, hash: u64, view: &View<'_>) -> Option<&Entry> {
+    fn find(&self, hash: u64, authority: &AuthorityRef<'_>) -> Option<&Entry> {
         self.buckets
             .get(&hash)?
             .iter()
-            .find(|e| view.matches(&e.key))
+            .find(|e| authority.matches(&e.key))
     }
 
     fn entries(&self) -> impl Iterator<Item = &Entry> {
@@ -267,13 +172,13 @@ impl HostMap {
 
     /// The breaker of `uri`'s authority, made if there is none.
     pub(crate) fn breaker(&self, uri: &Uri) -> Arc<Breaker> {
-        let view = View::of(uri);
-        let hash = self.hasher.hash_one(view);
-        if let Some(entry) = self.read().find(hash, &view) {
+        let authority = AuthorityRef::of(uri);
+        let hash = self.hasher.hash_one(authority);
+        if let Some(entry) = self.read().find(hash, &authority) {
             return self.touch(entry);
         }
         let mut map = self.write();
-        if let Some(entry) = map.find(hash, &view) {
+        if let Some(entry) = map.find(hash, &authority) {
             return self.touch(entry);
         }
         let evicted = if map.len >= self.config.max_hosts {
@@ -281,10 +186,10 @@ impl HostMap {
         } else {
             None
         };
-        let key = view.to_key();
+        let key = authority.to_key();
         let host: Arc<str> = Arc::from(key.to_string());
-        let kind = map.forced.unwrap_or(Kind::Closed);
-        let breaker = Breaker::for_host(self.config.clone(), Some(host), kind);
+        let mode = map.forced.unwrap_or(BreakerMode::Closed);
+        let breaker = Breaker::for_host(self.config.clone(), Some(host), mode);
         let tick = self.clock.fetch_add(1, Ordering::Relaxed);
         map.buckets.entry(hash).or_default().push(Entry {
             key,
@@ -294,18 +199,20 @@ impl HostMap {
         map.len += 1;
         drop(map);
         if let Some(host) = evicted.as_ref().and_then(|b| b.host()) {
-            event::evicted(&self.config, host);
+            observe::evicted(&self.config, host);
         }
-        breaker.tell_created();
+        breaker.announce_created();
         breaker
     }
 
     /// The breaker of `uri`'s authority, if there is one; not counted as a
     /// use.
     pub(crate) fn get(&self, uri: &Uri) -> Option<Arc<Breaker>> {
-        let view = View::of(uri);
-        let hash = self.hasher.hash_one(view);
-        self.read().find(hash, &view).map(|e| e.breaker.clone())
+        let authority = AuthorityRef::of(uri);
+        let hash = self.hasher.hash_one(authority);
+        self.read()
+            .find(hash, &authority)
+            .map(|e| e.breaker.clone())
     }
 
     /// Every breaker, at one moment.
@@ -317,16 +224,16 @@ impl HostMap {
         self.read().len
     }
 
-    pub(crate) fn forced(&self) -> Option<Kind> {
+    pub(crate) fn forced(&self) -> Option<BreakerMode> {
         self.read().forced
     }
 
-    /// Holds every breaker, and every one made from now on, in `kind`
+    /// Holds every breaker, and every one made from now on, in `mode`
     /// (`None`: back to the rules); returns the breakers to force.
-    pub(crate) fn set_forced(&self, kind: Option<Kind>) -> Vec<Arc<Breaker>> {
+    pub(crate) fn set_forced(&self, mode: Option<BreakerMode>) -> Vec<Arc<Breaker>> {
         let mut map = self.write();
-        map.forced = kind;
-        // A breaker made after the lock is released is made in `kind`;
+        map.forced = mode;
+        // A breaker made after the lock is released is made in `mode`;
         // every one made before is in this list.
         map.entries().map(|e| e.breaker.clone()).collect()
     }
@@ -336,35 +243,6 @@ impl HostMap {
 mod tests {
     use super::*;
 
-    fn key(uri: &str) -> String {
-        View::of(&uri.parse().unwrap()).to_key().to_string()
-    }
-
-    fn same(a: &str, b: &str) -> bool {
-        let (a, b): (Uri, Uri) = (a.parse().unwrap(), b.parse().unwrap());
-        let s = RandomState::new();
-        let (va, vb) = (View::of(&a), View::of(&b));
-        let matched = va.matches(&vb.to_key());
-        assert_eq!(matched, s.hash_one(va) == s.hash_one(vb), "{a} {b}");
-        matched
-    }
-
-    #[test]
-    fn keys_default_the_port_and_ignore_case() {
-        assert_eq!(key("http://a.example/x"), "http://a.example:80");
-        assert_eq!(key("HTTPS://A.Example/"), "https://a.example:443");
-        assert_eq!(key("http://[::1]:8080/"), "http://[::1]:8080");
-        assert_eq!(key("/just/a/path"), "");
-        assert!(same("http://a", "http://a:80"));
-        assert!(same("https://A:443/x?y", "https://a/z"));
-        assert!(!same("http://a", "https://a"));
-        assert!(!same("http://a", "http://a:81"));
-        assert!(!same("http://a", "http://b"));
-        assert!(!same("http://ab", "http://a"));
-        assert!(same("/x", "/y"));
-        assert!(!same("/x", "http://a"));
-    }
-
     #[test]
     fn eviction_prefers_closed_breakers() {
         let map = HostMap::new(CircuitBreakerConfig::default().max_hosts(2));
@@ -372,8 +250,8 @@ mod tests {
         let b: Uri = "http://b".parse().unwrap();
         let c: Uri = "http://c".parse().unwrap();
         map.breaker(&a).force(
-            Kind::ForcedOpen,
-            super::super::state::Why::ForcedOpen,
+            BreakerMode::ForcedOpen,
+            super::super::vocabulary::StateChangeReason::ForcedOpen,
             Default::default(),
         );
         map.breaker(&b);

@@ -19,7 +19,9 @@ use super::{CircuitBreakerConfig, CircuitBreakerHandle, CircuitBreakerLayer};
 /// one map of per-host breakers). While it is open, `poll_ready` is ready
 /// at once, without polling the inner service, and `call` fails with
 /// [`CircuitOpen`](crate::CircuitOpen) without calling it (tower's
-/// `LoadShed` convention).
+/// `LoadShed` convention). Per host, only the second half holds: the host
+/// is known only in `call`, so `poll_ready` always polls the inner service
+/// and waits on it (see [Readiness](crate::circuit_breaker#readiness)).
 ///
 /// ```
 /// use std::convert::Infallible;
@@ -195,7 +197,7 @@ where
             // open when the caller asked. The guard gives a probe's permit
             // back.
             let open = breaker.rejection(None);
-            drop(Guard::new(breaker, permit));
+            Guard::new(breaker, permit).discard();
             return ResponseFuture::rejected(open);
         }
         let guard = Guard::new(breaker, permit);

@@ -100,14 +100,6 @@ impl std::fmt::Debug for StatusSet {
     }
 }
 
-/// Is a response with this status a failure worth counting against a
-/// downstream, by the crate's one rule (5xx, 408, 429)?
-pub(crate) fn is_failure_status(status: StatusCode) -> bool {
-    status.is_server_error()
-        || status == StatusCode::REQUEST_TIMEOUT
-        || status == StatusCode::TOO_MANY_REQUESTS
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

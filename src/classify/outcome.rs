@@ -173,9 +173,10 @@ impl fmt::Debug for Outcome<'_> {
 }
 
 /// The request's part of an [`Outcome`]: what a layer keeps of a request
-/// whose outcome it will judge (the retry policy reads it from the request
-/// it keeps for the next attempt; a layer that gives the request away can
-/// keep these three fields).
+/// whose outcome it will judge. The retry policy reads it from the request
+/// it keeps for the next attempt; a layer that gives the request away (the
+/// breaker, in `call`) keeps these three fields, and learns the attempt
+/// number from the request's `ResendCount` (none: the first attempt).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct RequestView<'a> {
     pub(crate) method: &'a Method,

@@ -10,11 +10,12 @@ use super::drain;
 use super::future::RetryDelay;
 use super::policy::Config;
 use super::retry_after::RetryAfter;
+use super::server_wait::{self, WaitHeader};
 use super::{
     Attempts, AttemptsHandle, GiveUpEvent, GiveUpReason, ResendCount, RetryEvent, RetryPolicy,
     RetryReason, WaitSource,
 };
-use crate::body::ReplayHandle;
+use crate::body::{BodyOverLimit, ReplayHandle};
 use crate::classify::{is_replayable, ErrorClass, RequestView, Verdict};
 
 /// The retry to make: why, after how long, and by whose word.
@@ -33,9 +34,18 @@ impl RetryPolicy {
     ) -> Result<Option<Next>, (RetryReason, GiveUpReason)> {
         let config = &*self.config;
         let verdict = self.verdict(req, result);
-        let Some(reason) = transient(config, result, verdict) else {
+        // `x-should-retry`: the server's word on whether to retry at all,
+        // below the classifier's.
+        let server_says = match (result, verdict) {
+            (Ok(res), Verdict::Default) => server_wait::should_retry(res.headers()),
+            _ => None,
+        };
+        let Some(reason) = transient(config, result, verdict, server_says) else {
             return Ok(None);
         };
+        if server_says == Some(false) {
+            return Err((reason, GiveUpReason::ServerSaidNo));
+        }
         let replayable = verdict == Verdict::NotProcessed
             || reason == RetryReason::Error(ErrorClass::NeverSent)
             || is_replayable(req);
@@ -48,6 +58,13 @@ impl RetryPolicy {
                 return Err((reason, GiveUpReason::BodyOverLimit));
             }
         }
+        // Put there by `BufferResponseLayer`: the response body is partly
+        // read, the rest streams on; the attempt is committed.
+        if let Ok(res) = result {
+            if res.extensions().get::<BodyOverLimit>().is_some() {
+                return Err((reason, GiveUpReason::ResponseOverLimit));
+            }
+        }
         if self.attempt >= config.max_attempts {
             return Err((reason, GiveUpReason::Attempts));
         }
@@ -58,7 +75,7 @@ impl RetryPolicy {
                 return Err((reason, GiveUpReason::Elapsed));
             }
         }
-        if let Some(budget) = &config.budget {
+        if let Some(budget) = config.budget_for(req.uri()) {
             if !budget.withdraw() {
                 return Err((reason, GiveUpReason::Budget));
             }
@@ -103,19 +120,25 @@ impl RetryPolicy {
             }
             return Ok((d, WaitSource::Classifier));
         }
-        let retry_after = match result {
-            Ok(res) => res
-                .headers()
-                .get(http::header::RETRY_AFTER)
-                .map(|v| RetryAfter::parse(v, SystemTime::now(), config.max_retry_after)),
+        // The server's word, in every form it speaks (see `server_wait`).
+        let server = match result {
+            Ok(res) => server_wait::server_wait(
+                res.status(),
+                res.headers(),
+                SystemTime::now(),
+                config.max_retry_after,
+            ),
             Err(_) => None,
         };
-        match retry_after {
-            Some(RetryAfter::After(d)) => Ok((d, WaitSource::RetryAfter)),
-            Some(RetryAfter::TooLong) => Err(GiveUpReason::RetryAfterTooLong),
+        match server {
+            Some((RetryAfter::After(d), header)) => Ok((d, header.into())),
+            Some((RetryAfter::TooLong, WaitHeader::RetryAfter)) => {
+                Err(GiveUpReason::RetryAfterTooLong)
+            }
+            Some((RetryAfter::TooLong, _)) => Err(GiveUpReason::RateLimitTooLong),
             // The user's own wait: `max_retry_after` caps what a server
             // asks for, not this (the backoff's `max_delay` caps it).
-            Some(RetryAfter::Invalid) | None => Ok((
+            Some((RetryAfter::Invalid, _)) | None => Ok((
                 config.backoff.delay(self.attempt, self.previous),
                 WaitSource::Backoff,
             )),
@@ -131,13 +154,19 @@ fn transient<ResB, E: 'static>(
     config: &Config,
     result: &Result<Response<ResB>, E>,
     verdict: Verdict,
+    server_says: Option<bool>,
 ) -> Option<RetryReason> {
     if verdict == Verdict::Final {
         return None;
     }
     match result {
-        Ok(res) => (verdict != Verdict::Default || config.statuses.contains(res.status()))
-            .then(|| RetryReason::Status(res.status())),
+        Ok(res) => {
+            let status = res.status();
+            // `x-should-retry: true` makes any error status retryable.
+            let by_server = server_says == Some(true) && status.as_u16() >= 400;
+            (verdict != Verdict::Default || by_server || config.statuses.contains(status))
+                .then_some(RetryReason::Status(status))
+        }
         Err(e) => match config.error_types.class_of(e) {
             ErrorClass::Fatal => None,
             class => Some(RetryReason::Error(class)),
@@ -160,9 +189,14 @@ where
         result: &mut Result<Response<ResB>, E>,
     ) -> Option<Self::Future> {
         // Most responses are not retryable statuses: kept short, inlined.
-        // A classifier sees every outcome, so it takes the long way.
+        // A classifier sees every outcome, and an error status may carry
+        // `x-should-retry`, so they take the long way.
         if let Ok(res) = result {
-            if !self.config.statuses.contains(res.status()) && self.config.classifier.is_none() {
+            let status = res.status();
+            if status.as_u16() < 400
+                && !self.config.statuses.contains(status)
+                && self.config.classifier.is_none()
+            {
                 res.extensions_mut().insert(Attempts::new(self.attempt));
                 return None;
             }
@@ -176,7 +210,7 @@ where
             // The first attempt of a logical request: tower calls this on the
             // service's policy, then clones that policy into the response
             // future, so what is set here travels with this request only.
-            if let Some(budget) = &self.config.budget {
+            if let Some(budget) = self.config.budget_for(req.uri()) {
                 budget.deposit();
             }
             if self.config.max_elapsed.is_some() {
@@ -279,5 +313,17 @@ impl RetryPolicy {
         }
         #[cfg(feature = "metrics")]
         crate::metrics::give_up(reason, why.as_str());
+    }
+}
+
+impl From<WaitHeader> for WaitSource {
+    fn from(header: WaitHeader) -> Self {
+        match header {
+            WaitHeader::RetryAfter => WaitSource::RetryAfter,
+            WaitHeader::RetryAfterMs => WaitSource::RetryAfterMs,
+            WaitHeader::RateLimit => WaitSource::RateLimit,
+            WaitHeader::RateLimitReset => WaitSource::RateLimitReset,
+            WaitHeader::XRateLimitReset => WaitSource::XRateLimitReset,
+        }
     }
 }

@@ -91,10 +91,19 @@ pub enum GiveUpReason {
     /// Its body outgrew the [`ReplayBodyLayer`](crate::ReplayBodyLayer)
     /// limit.
     BodyOverLimit,
+    /// The response body was over the
+    /// [`BufferResponseLayer`](crate::BufferResponseLayer) limit: part of it
+    /// is read and the rest streams on, so the attempt is final.
+    ResponseOverLimit,
     /// `max_attempts` were made.
     Attempts,
     /// The server's `Retry-After` asks for longer than `max_retry_after`.
     RetryAfterTooLong,
+    /// A rate-limit header (`retry-after-ms`, `RateLimit`, a reset) asks
+    /// for longer than `max_retry_after`.
+    RateLimitTooLong,
+    /// The server said `x-should-retry: false`.
+    ServerSaidNo,
     /// The classifier's [`Verdict::RetryAfter`](crate::retry::Verdict::RetryAfter)
     /// asks for longer than `max_retry_after`.
     VerdictWaitTooLong,
@@ -110,8 +119,11 @@ impl GiveUpReason {
         match self {
             GiveUpReason::NotReplayable => "request is not safe to replay",
             GiveUpReason::BodyOverLimit => "request body exceeded the replay limit",
+            GiveUpReason::ResponseOverLimit => "response body over the BufferResponseLayer limit",
             GiveUpReason::Attempts => "max attempts reached",
             GiveUpReason::RetryAfterTooLong => "Retry-After above max_retry_after",
+            GiveUpReason::RateLimitTooLong => "rate-limit wait above max_retry_after",
+            GiveUpReason::ServerSaidNo => "x-should-retry: false",
             GiveUpReason::VerdictWaitTooLong => "classifier wait above max_retry_after",
             GiveUpReason::Elapsed => "max elapsed time would be exceeded",
             GiveUpReason::Budget => "retry budget exhausted",
@@ -141,6 +153,14 @@ pub enum WaitSource {
     Backoff,
     /// The response's `Retry-After` header.
     RetryAfter,
+    /// The response's `retry-after-ms` header (OpenAI, Anthropic).
+    RetryAfterMs,
+    /// The IETF `RateLimit` field: a policy with `r=0` and `t=N`.
+    RateLimit,
+    /// The response's `RateLimit-Reset` header, with its quota spent.
+    RateLimitReset,
+    /// The response's `X-RateLimit-Reset` header, with its quota spent.
+    XRateLimitReset,
     /// The classifier's [`Verdict::RetryAfter`](crate::retry::Verdict::RetryAfter).
     Classifier,
 }
@@ -151,6 +171,10 @@ impl WaitSource {
         match self {
             WaitSource::Backoff => "backoff",
             WaitSource::RetryAfter => "retry-after",
+            WaitSource::RetryAfterMs => "retry-after-ms",
+            WaitSource::RateLimit => "ratelimit",
+            WaitSource::RateLimitReset => "ratelimit-reset",
+            WaitSource::XRateLimitReset => "x-ratelimit-reset",
             WaitSource::Classifier => "classifier",
         }
     }

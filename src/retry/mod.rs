@@ -9,20 +9,40 @@
 //! 1. **Is it transient?** A response whose status is in
 //!    [`retry_statuses`](RetryPolicy::retry_statuses) (408, 429, 500, 502,
 //!    503, 504 by default), or a transport error. Every other status goes
-//!    back at once; so does [`CircuitOpen`](crate::CircuitOpen).
+//!    back at once; so do [`CircuitOpen`](crate::CircuitOpen) and an error
+//!    saying the request was malformed ([`ErrorClass::Fatal`]).
 //! 2. **Is the request safe to send again?** Idempotent methods (RFC 9110
 //!    §9.2.2: GET, HEAD, OPTIONS, TRACE, PUT, DELETE), or any request with an
 //!    `Idempotency-Key` header. A POST or PATCH without one is replayed only
 //!    after an error proving it never left the client (connection refused,
-//!    DNS failure).
+//!    DNS failure) or was not processed (an HTTP/2 stream the server
+//!    refused): [`ErrorClass::NeverSent`]. An error type of your own is
+//!    seen through its `source()` chain once named with
+//!    [`error_type`](RetryPolicy::error_type).
 //! 3. **Is there room?** Under [`max_attempts`](RetryPolicy::max_attempts),
 //!    within [`max_elapsed`](RetryPolicy::max_elapsed), and the retry
 //!    [`budget`](RetryPolicy::budget) allows it.
-//! 4. **How long to wait?** `Retry-After` (delay-seconds or HTTP-date) when
-//!    the response has a valid one, never sent early and never jittered; a
-//!    `Retry-After` above [`max_retry_after`](RetryPolicy::max_retry_after)
-//!    hands the response back at once. Otherwise the
-//!    [`backoff`](RetryPolicy::backoff) schedule.
+//! 4. **How long to wait?** The server's word when the response has a
+//!    valid one, never sent early and never jittered; a wait above
+//!    [`max_retry_after`](RetryPolicy::max_retry_after) hands the response
+//!    back at once. Otherwise the [`backoff`](RetryPolicy::backoff)
+//!    schedule. The first of these with a valid value sets the wait:
+//!
+//!    | precedence | header | value |
+//!    |---|---|---|
+//!    | 1 | `Retry-After` | delay-seconds or an HTTP-date (RFC 9110 §10.2.3) |
+//!    | 2 | `retry-after-ms` | milliseconds (OpenAI, Anthropic) |
+//!    | 3 | `RateLimit` | IETF draft-ietf-httpapi-ratelimit-headers: the longest `t` (seconds) of the policies with `r=0`, as in `"default";r=0;t=30` |
+//!    | 4 | `RateLimit-Reset` | delta-seconds; a value from 1,000,000,000 on is a Unix time |
+//!    | 5 | `X-RateLimit-Reset` | the same (GitHub sends a Unix time) |
+//!
+//!    The reset headers (4, 5) count only when the quota is spent: on a 429,
+//!    or when their `RateLimit-Remaining` / `X-RateLimit-Remaining` is `0`.
+//!    A malformed, negative, overflowing or non-ASCII value is skipped.
+//!
+//! The server may also say whether to retry at all: `x-should-retry: false`
+//! hands a retryable response back; `x-should-retry: true` makes any error
+//! status (4xx, 5xx) retryable, still only for a request safe to replay.
 //!
 //! Every response returned carries an [`Attempts`] extension; for the
 //! count of a call that ended in an error, put an [`AttemptsHandle`] in the
@@ -66,7 +86,7 @@
 //!
 //! | event | level | fields |
 //! |---|---|---|
-//! | `retrying request` | DEBUG | `attempt` (the one that failed), `delay_ms`, `delay_from` (`backoff`, `retry-after` or `classifier`: a [`WaitSource`]), `reason` (status code or error class), `method`, `host` |
+//! | `retrying request` | DEBUG | `attempt` (the one that failed), `delay_ms`, `delay_from` (`backoff`, `retry-after`, `retry-after-ms`, `ratelimit`, `ratelimit-reset`, `x-ratelimit-reset` or `classifier`: a [`WaitSource`]), `reason` (status code or error class), `method`, `host` |
 //! | `giving up on request` | INFO | `attempts`, `reason`, `why` (a [`GiveUpReason`]), `method`, `host` |
 //!
 //! Nothing is emitted for a request that needs no retry. The hooks
@@ -175,19 +195,24 @@
 //! # }
 //! ```
 
+mod attempt_header;
 mod attempts;
 pub mod box_body;
 mod budget;
 mod decide;
+mod decimal;
 mod drain;
 mod event;
 mod future;
 mod hooks;
 mod layer;
 mod policy;
+pub(crate) mod rate_limit;
 mod retry_after;
+mod server_wait;
 
 pub use crate::classify::{Classifier, DefaultClassifier, Outcome, Verdict};
+pub use attempt_header::{AttemptHeader, AttemptHeaderLayer};
 pub use attempts::{Attempts, AttemptsHandle, ResendCount};
 pub use box_body::{BoxResponseBody, BoxResponseBodyLayer};
 pub use event::{GiveUpEvent, GiveUpReason, RetryEvent, WaitSource};

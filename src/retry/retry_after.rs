@@ -8,6 +8,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::HeaderValue;
 
+use super::decimal::trim_ows;
+
 /// What a `Retry-After` value asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum RetryAfter {
@@ -132,16 +134,6 @@ fn cap(d: Duration, max: Duration) -> RetryAfter {
     } else {
         RetryAfter::After(d)
     }
-}
-
-fn trim_ows(mut b: &[u8]) -> &[u8] {
-    while let [b' ' | b'\t', rest @ ..] = b {
-        b = rest;
-    }
-    while let [rest @ .., b' ' | b'\t'] = b {
-        b = rest;
-    }
-    b
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 //! real hyper-util client.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod events;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -442,4 +444,39 @@ impl Logs {
     pub fn text(&self) -> String {
         String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
     }
+}
+
+/// When each call reached an in-memory downstream, since it was made (in
+/// tokio's time, so paused-time tests read exact values).
+pub type CallLog = Arc<Mutex<Vec<std::time::Duration>>>;
+
+/// An in-memory downstream answering `respond(n)` to call `n` (from 0),
+/// recording when each call arrived.
+pub fn recording<E>(
+    respond: impl Fn(usize) -> Result<Response<Full<Bytes>>, E> + Clone + Send + 'static,
+) -> (
+    impl tower::Service<
+            Request<Full<Bytes>>,
+            Response = Response<Full<Bytes>>,
+            Error = E,
+            Future = impl Send,
+        > + Clone,
+    CallLog,
+)
+where
+    E: Send + 'static,
+{
+    let start = tokio::time::Instant::now();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let log2 = log.clone();
+    let svc = tower::service_fn(move |_req: Request<Full<Bytes>>| {
+        let n = {
+            let mut log = log2.lock().unwrap();
+            log.push(start.elapsed());
+            log.len() - 1
+        };
+        let res = respond.clone()(n);
+        async move { res }
+    });
+    (svc, log)
 }

@@ -1,5 +1,6 @@
 //! Errors of no particular client: boxes, `std::io::Error`, tower's
-//! timeout, the crate's own refusals ([`CircuitOpen`], [`Throttled`]).
+//! timeout, the crate's own refusals ([`CircuitOpen`], [`Throttled`],
+//! [`QuotaExhausted`]).
 
 use std::any::Any;
 use std::error::Error;
@@ -7,6 +8,7 @@ use std::io;
 
 use super::{downcast, ErrorClass};
 use crate::circuit_breaker::CircuitOpen;
+use crate::pace::QuotaExhausted;
 use crate::throttle::Throttled;
 
 pub(super) fn as_error(error: &dyn Any) -> Option<&(dyn Error + 'static)> {
@@ -23,15 +25,16 @@ pub(super) fn as_error(error: &dyn Any) -> Option<&(dyn Error + 'static)> {
         .or_else(|| downcast::<tower::timeout::error::Elapsed>(error))
         .or_else(|| downcast::<CircuitOpen>(error))
         .or_else(|| downcast::<Throttled>(error))
+        .or_else(|| downcast::<QuotaExhausted>(error))
 }
 
 /// A refused connection, or a local address that cannot be had, proves the
 /// request never left; the crate's own refusals ([`CircuitOpen`],
-/// [`Throttled`]) are fatal: the loop ends at once, and no breaker counts
+/// [`Throttled`], [`QuotaExhausted`]) are fatal: the loop ends at once, and no breaker counts
 /// them.
 /// Every other I/O error, tower's `Elapsed` included, proves nothing.
 pub(super) fn classify(e: &(dyn Error + 'static)) -> Option<ErrorClass> {
-    if e.is::<CircuitOpen>() || e.is::<Throttled>() {
+    if e.is::<CircuitOpen>() || e.is::<Throttled>() || e.is::<QuotaExhausted>() {
         return Some(ErrorClass::Fatal);
     }
     match e.downcast_ref::<io::Error>()?.kind() {
