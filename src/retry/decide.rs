@@ -15,7 +15,7 @@ use super::{
     Attempts, AttemptsHandle, GiveUpEvent, GiveUpReason, ResendCount, RetryEvent, RetryPolicy,
     RetryReason, WaitSource,
 };
-use crate::body::ReplayHandle;
+use crate::body::{BodyOverLimit, ReplayHandle};
 use crate::classify::{is_replayable, ErrorClass, RequestView, Verdict};
 
 /// The retry to make: why, after how long, and by whose word.
@@ -56,6 +56,13 @@ impl RetryPolicy {
         if let Some(body) = req.extensions().get::<ReplayHandle>() {
             if body.is_capped() {
                 return Err((reason, GiveUpReason::BodyOverLimit));
+            }
+        }
+        // Put there by `BufferResponseLayer`: the response body is partly
+        // read, the rest streams on; the attempt is committed.
+        if let Ok(res) = result {
+            if res.extensions().get::<BodyOverLimit>().is_some() {
+                return Err((reason, GiveUpReason::ResponseOverLimit));
             }
         }
         if self.attempt >= config.max_attempts {
