@@ -200,7 +200,8 @@ where
             Guard::new(breaker, permit).discard();
             return ResponseFuture::rejected(open);
         }
-        let guard = Guard::new(breaker, permit);
+        let mut guard = Guard::new(breaker, permit);
+        guard.keep_request(&req);
         self.inner_ready = false;
         ResponseFuture::called(self.inner.call(req), guard)
     }
