@@ -266,7 +266,7 @@ impl CircuitBreakerConfig {
     }
 
     /// How long the breaker stays open before it lets probes through.
-    /// `Duration::MAX` keeps it open until a [handle](crate::CircuitBreakerHandle)
+    /// `Duration::MAX` keeps it open until a [handle](crate::circuit_breaker::CircuitBreakerHandle)
     /// closes it. Default: 30 s.
     ///
     /// # Panics

@@ -1,4 +1,4 @@
-//! The response future of [`CircuitBreaker`](crate::CircuitBreaker).
+//! The response future of [`CircuitBreaker`](crate::circuit_breaker::CircuitBreaker).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -18,7 +18,7 @@ use crate::classify::{ErrorClass, RequestView};
 use crate::retry::ResendCount;
 
 pin_project! {
-    /// The response future of [`CircuitBreaker`](crate::CircuitBreaker):
+    /// The response future of [`CircuitBreaker`](crate::circuit_breaker::CircuitBreaker):
     /// the inner service's future, which records its outcome when it
     /// completes, or a [`CircuitOpen`] error, ready at once.
     ///
