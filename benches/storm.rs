@@ -30,7 +30,7 @@ const TASKS: u64 = 50;
 const STORM: &[(&str, &str)] = &[
     (
         "ours_retry",
-        "RetryLayer(RetryPolicy::default()): 3 attempts, TpsBudget(10 s, 10/s, 20 %)",
+        "RetryLayer(RetryPolicy::default()): 3 attempts, earned budget (reserve 2, 20 % of requests)",
     ),
     (
         "ours_retry_breaker",

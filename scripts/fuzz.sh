@@ -10,7 +10,7 @@ secs="${1:-30}"
 if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install --locked cargo-fuzz --version '^0.13'
 fi
-for target in retry_after decision; do
+for target in retry_after decision rate_limit; do
     mkdir -p "fuzz/corpus/$target"
     log=$(mktemp)
     # No sanitizer: the crate forbids unsafe code, and stable Rust has none.

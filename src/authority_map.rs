@@ -3,11 +3,13 @@
 //!
 //! Generic over the value, so that any per-host layer can keep its state
 //! in it (the adaptive throttle does; the per-host breakers keep a map of
-//! their own, with the same rules, in `circuit_breaker/per_host.rs`).
+//! their own, with the same key and rules, in
+//! `circuit_breaker/per_host.rs`, which could move onto this one).
 //!
-//! - The key: scheme and host compared without regard to ASCII case, the
-//!   port defaulted from the scheme (`http`: 80, `https`: 443). Requests
-//!   without an authority share one entry.
+//! - The key: the per-host breakers' (`circuit_breaker/authority.rs`):
+//!   scheme and host name compared without regard to ASCII case, IP
+//!   literals by address, the port defaulted from the scheme (`http`: 80,
+//!   `https`: 443). Requests without an authority share one entry.
 //! - A lookup hashes the URI's parts in place with a keyed hash
 //!   (`RandomState`: a peer choosing host names can't aim at one bucket),
 //!   under the read lock, allocating nothing; only a new authority takes
@@ -21,94 +23,18 @@
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::fmt;
-use std::hash::{BuildHasher, Hasher};
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use http::Uri;
 
-/// The authority of a URI, as borrowed parts.
-#[derive(Clone, Copy)]
-struct Parts<'a> {
-    scheme: Option<&'a str>,
-    host: Option<&'a str>,
-    port: Option<u16>,
-}
-
-impl<'a> Parts<'a> {
-    fn of(uri: &'a Uri) -> Self {
-        let scheme = uri.scheme_str();
-        let host = uri.host();
-        let port = match host {
-            None => None,
-            Some(_) => uri.port_u16().or(match scheme {
-                Some(s) if s.eq_ignore_ascii_case("http") => Some(80),
-                Some(s) if s.eq_ignore_ascii_case("https") => Some(443),
-                _ => None,
-            }),
-        };
-        Parts {
-            scheme: host.and(scheme),
-            host,
-            port,
-        }
-    }
-
-    fn hash(&self, hasher: &RandomState) -> u64 {
-        let mut h = hasher.build_hasher();
-        for part in [self.scheme, self.host] {
-            if let Some(s) = part {
-                s.bytes().for_each(|b| h.write_u8(b.to_ascii_lowercase()));
-            }
-            // Ends each part, so ("ab", "c") and ("a", "bc") differ.
-            h.write_u8(0xff);
-        }
-        h.write_u32(self.port.map_or(u32::MAX, u32::from));
-        h.finish()
-    }
-
-    /// `scheme://host:port`, lower-cased; empty without an authority.
-    fn label(&self) -> String {
-        match (self.scheme, self.host, self.port) {
-            (_, None, _) => String::new(),
-            (scheme, Some(host), port) => {
-                let mut s = String::new();
-                if let Some(scheme) = scheme {
-                    s.push_str(scheme);
-                    s.push_str("://");
-                }
-                s.push_str(host);
-                if let Some(port) = port {
-                    s.push(':');
-                    s.push_str(&port.to_string());
-                }
-                s.make_ascii_lowercase();
-                s
-            }
-        }
-    }
-}
+use crate::circuit_breaker::authority::{AuthorityKey, AuthorityRef};
 
 struct Entry<V> {
-    scheme: Option<Box<str>>,
-    host: Option<Box<str>>,
-    port: Option<u16>,
+    key: AuthorityKey,
     value: Arc<V>,
     last_used: AtomicU64,
-}
-
-impl<V> Entry<V> {
-    fn matches(&self, parts: &Parts<'_>) -> bool {
-        fn same(a: Option<&str>, b: Option<&str>) -> bool {
-            match (a, b) {
-                (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
-                (a, b) => a.is_none() && b.is_none(),
-            }
-        }
-        self.port == parts.port
-            && same(self.host.as_deref(), parts.host)
-            && same(self.scheme.as_deref(), parts.scheme)
-    }
 }
 
 struct Entries<V> {
@@ -145,27 +71,25 @@ impl<V> AuthorityMap<V> {
     /// The value of `uri`'s authority, made by `make(label)` if there is
     /// none.
     pub(crate) fn get_or_insert_with(&self, uri: &Uri, make: impl FnOnce(Arc<str>) -> V) -> Arc<V> {
-        let parts = Parts::of(uri);
-        let hash = parts.hash(&self.hasher);
+        let authority = AuthorityRef::of(uri);
+        let hash = self.hasher.hash_one(authority);
         {
             let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
-            if let Some(e) = find(&entries, hash, &parts) {
+            if let Some(e) = find(&entries, hash, &authority) {
                 return self.touch(e);
             }
         }
         let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
-        if let Some(e) = find(&entries, hash, &parts) {
+        if let Some(e) = find(&entries, hash, &authority) {
             return self.touch(e);
         }
         if entries.len >= self.max {
             self.evict(&mut entries);
         }
-        let label: Arc<str> = Arc::from(parts.label());
-        let value = Arc::new(make(label.clone()));
+        let key = authority.to_key();
+        let value = Arc::new(make(Arc::from(key.to_string())));
         entries.by_hash.entry(hash).or_default().push(Entry {
-            scheme: parts.scheme.map(Box::from),
-            host: parts.host.map(Box::from),
-            port: parts.port,
+            key,
             value: value.clone(),
             last_used: AtomicU64::new(self.clock.fetch_add(1, Ordering::Relaxed)),
         });
@@ -175,10 +99,10 @@ impl<V> AuthorityMap<V> {
 
     /// The value of `uri`'s authority, if there is one; not a use.
     pub(crate) fn get(&self, uri: &Uri) -> Option<Arc<V>> {
-        let parts = Parts::of(uri);
-        let hash = parts.hash(&self.hasher);
+        let authority = AuthorityRef::of(uri);
+        let hash = self.hasher.hash_one(authority);
         let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
-        find(&entries, hash, &parts).map(|e| e.value.clone())
+        find(&entries, hash, &authority).map(|e| e.value.clone())
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -222,13 +146,17 @@ impl<V> AuthorityMap<V> {
     }
 }
 
-fn find<'m, V>(entries: &'m Entries<V>, hash: u64, parts: &Parts<'_>) -> Option<&'m Entry<V>> {
+fn find<'m, V>(
+    entries: &'m Entries<V>,
+    hash: u64,
+    authority: &AuthorityRef<'_>,
+) -> Option<&'m Entry<V>> {
     // A `Vec` per hash for the rare authorities whose hashes collide.
     entries
         .by_hash
         .get(&hash)?
         .iter()
-        .find(|e| e.matches(parts))
+        .find(|e| authority.matches(&e.key))
 }
 
 impl<V> fmt::Debug for AuthorityMap<V> {
@@ -264,6 +192,10 @@ mod tests {
         }
         assert_eq!(made, ["http://a:80", "http://a:81", "https://a:443", ""]);
         assert_eq!(map.len(), 4);
+        // IP literals compare by address.
+        map.get_or_insert_with(&uri("http://[::1]/"), |_| ());
+        map.get_or_insert_with(&uri("http://[0:0:0:0:0:0:0:1]:80/"), |_| ());
+        assert_eq!(map.len(), 5);
     }
 
     #[test]

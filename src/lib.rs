@@ -113,9 +113,10 @@
 //!
 //! | feature | adds |
 //! |---|---|
-//! | `hyper` (default) | hyper-specific code: a discarded `BoxBody<Bytes, hyper::Error>` is read to keep its connection |
+//! | `hyper-util` (default) | recognises hyper-util's `client::legacy::Error` (see [`ErrorClass`]); implies `hyper` |
+//! | `hyper` | recognises `hyper::Error` and the `h2::Error` beneath it (HTTP/2 refusals are never sent), and drains a discarded `BoxBody<Bytes, hyper::Error>` |
 //! | `axum` | a discarded axum `Body` (`axum-core`) is read to keep its connection |
-//! | `reqwest` | `ReqwestService`: a `reqwest::Client` as a `tower::Service<http::Request<B>>` |
+//! | `reqwest` | `ReqwestService`: a `reqwest::Client` as a `tower::Service<http::Request<B>>`; recognises `reqwest::Error` |
 //! | `metrics` | counters of retries, give-ups, breaker transitions and rejections, and a breaker state gauge, through the `metrics` facade: `tower_http_retry_retries_total{reason}`, `tower_http_retry_give_ups_total{reason,why}`, `tower_http_retry_circuit_state{breaker,host}` (0 closed, 1 half-open, 2 open), `tower_http_retry_circuit_transitions_total{breaker,host,from,to}`, `tower_http_retry_circuit_rejected_total{breaker,host}` |
 
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -12,9 +12,11 @@ use bytes::Bytes;
 use http::{Method, StatusCode};
 use http_body::Body;
 use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
 use tokio::io::AsyncWriteExt;
 use tower::{ServiceBuilder, ServiceExt};
-use tower_http_retry::{BufferResponseLayer, ErrorClass, RetryLayer};
+use tower_http_retry::body::BufferedBody;
+use tower_http_retry::{BufferResponseLayer, ErrorClass, RetryLayer, RetryPolicy};
 
 use support::{attempts, client, fast_policy, request, RawServer, TestServer};
 
@@ -23,6 +25,25 @@ const LEN: usize = 1000;
 /// The body every attempt that is not cut short answers with.
 fn page() -> Vec<u8> {
     (0..LEN).map(|i| b'a' + (i % 26) as u8).collect()
+}
+
+type Buffered = http::Response<BufferedBody<Incoming>>;
+
+/// Sends one request to `url` through `BufferResponseLayer::new(limit)`
+/// over hyper-util's client, with `RetryLayer` above it when a policy is
+/// given.
+async fn send(
+    method: Method,
+    url: &str,
+    limit: usize,
+    retry: Option<RetryPolicy>,
+) -> Result<Buffered, tower::BoxError> {
+    ServiceBuilder::new()
+        .option_layer(retry.map(RetryLayer::new))
+        .layer(BufferResponseLayer::new(limit))
+        .service(client())
+        .oneshot(request(method, url))
+        .await
 }
 
 /// A server whose first connection sends the head and half the body, then
@@ -53,15 +74,14 @@ async fn resets_mid_body_once() -> RawServer {
 #[tokio::test]
 async fn get_whose_body_resets_half_way_is_retried_and_whole() {
     let server = resets_mid_body_once().await;
-    let svc = ServiceBuilder::new()
-        .layer(RetryLayer::new(fast_policy()))
-        .layer(BufferResponseLayer::new(64 * 1024))
-        .service(client());
-
-    let res = svc
-        .oneshot(request(Method::GET, &server.url("/")))
-        .await
-        .unwrap();
+    let res = send(
+        Method::GET,
+        &server.url("/"),
+        64 * 1024,
+        Some(fast_policy()),
+    )
+    .await
+    .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(attempts(&res), Some(2));
     assert_eq!(server.heads(), 2);
@@ -72,15 +92,14 @@ async fn get_whose_body_resets_half_way_is_retried_and_whole() {
 #[tokio::test]
 async fn post_whose_body_resets_half_way_is_not_retried() {
     let server = resets_mid_body_once().await;
-    let svc = ServiceBuilder::new()
-        .layer(RetryLayer::new(fast_policy()))
-        .layer(BufferResponseLayer::new(64 * 1024))
-        .service(client());
-
-    let err = svc
-        .oneshot(request(Method::POST, &server.url("/")))
-        .await
-        .unwrap_err();
+    let err = send(
+        Method::POST,
+        &server.url("/"),
+        64 * 1024,
+        Some(fast_policy()),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(
         server.heads(),
         1,
@@ -95,12 +114,7 @@ async fn body_over_the_limit_streams_on_intact() {
     let served = body.clone();
     let server =
         TestServer::start(move |_, _| http::Response::new(Full::new(served.clone()))).await;
-    let svc = ServiceBuilder::new()
-        .layer(BufferResponseLayer::new(100))
-        .service(client());
-
-    let res = svc
-        .oneshot(request(Method::GET, &server.url("/")))
+    let res = send(Method::GET, &server.url("/"), 100, None)
         .await
         .unwrap();
     assert_eq!(res.body().bytes(), None);
@@ -126,12 +140,7 @@ async fn chunked_body_over_the_limit_streams_on_intact() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     })
     .await;
-    let svc = ServiceBuilder::new()
-        .layer(BufferResponseLayer::new(300))
-        .service(client());
-
-    let res = svc
-        .oneshot(request(Method::GET, &server.url("/")))
+    let res = send(Method::GET, &server.url("/"), 300, None)
         .await
         .unwrap();
     assert_eq!(res.body().bytes(), None);
@@ -149,12 +158,7 @@ async fn chunked_body_keeps_its_trailers() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     })
     .await;
-    let svc = ServiceBuilder::new()
-        .layer(BufferResponseLayer::new(1024))
-        .service(client());
-
-    let res = svc
-        .oneshot(request(Method::GET, &server.url("/")))
+    let res = send(Method::GET, &server.url("/"), 1024, None)
         .await
         .unwrap();
     assert_eq!(
@@ -173,16 +177,53 @@ async fn chunked_body_keeps_its_trailers() {
 #[tokio::test]
 async fn empty_body_is_whole_and_ended() {
     let server = TestServer::statuses(&[204]).await;
-    let svc = ServiceBuilder::new()
-        .layer(BufferResponseLayer::new(1024))
-        .service(client());
-
-    let res = svc
-        .oneshot(request(Method::GET, &server.url("/")))
+    let res = send(Method::GET, &server.url("/"), 1024, None)
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert_eq!(res.body().bytes(), Some(&Bytes::new()));
     assert!(res.body().is_end_stream());
     assert_eq!(res.body().size_hint().exact(), Some(0));
+}
+
+#[tokio::test]
+async fn retryable_status_with_a_body_over_the_limit_is_final_and_intact() {
+    let server = TestServer::start(|_, _| {
+        let mut res = http::Response::new(Full::new(Bytes::from(page())));
+        *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+        res
+    })
+    .await;
+    let res = send(Method::GET, &server.url("/"), 100, Some(fast_policy()))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(attempts(&res), Some(1), "a committed body is not retried");
+    assert_eq!(server.calls(), 1);
+    assert_eq!(res.into_body().collect().await.unwrap().to_bytes(), page());
+}
+
+#[tokio::test]
+async fn the_classifier_sees_the_buffered_body() {
+    use tower_http_retry::retry::{Outcome, Verdict};
+
+    // Overloaded, said only in the body of a 200; then the answer.
+    let server = TestServer::start(|n, _| {
+        let body = if n == 0 {
+            r#"{"error":"overloaded"}"#
+        } else {
+            "answer"
+        };
+        http::Response::new(Full::new(Bytes::from(body)))
+    })
+    .await;
+    let policy = fast_policy().classify(|o: &Outcome<'_>| match o.body() {
+        Some(body) if body.starts_with(b"{\"error\":\"overloaded\"") => Verdict::Retry,
+        _ => Verdict::Default,
+    });
+    let res = send(Method::GET, &server.url("/"), 1024, Some(policy))
+        .await
+        .unwrap();
+    assert_eq!(attempts(&res), Some(2));
+    assert_eq!(res.body().bytes().map(|b| &b[..]), Some(&b"answer"[..]));
 }

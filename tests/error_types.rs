@@ -15,6 +15,7 @@ use bytes::Bytes;
 use http::{Method, Request, Response};
 use http_body_util::Full;
 use support::{attempts, closed_port, fast_policy, request};
+use tower::util::BoxCloneService;
 use tower::{ServiceBuilder, ServiceExt};
 use tower_http_retry::{ErrorClass, RetryLayer, RetryPolicy};
 
@@ -34,19 +35,11 @@ impl Error for MyClientError {
     }
 }
 
+type MyClient = BoxCloneService<Request<Full<Bytes>>, Response<Full<Bytes>>, MyClientError>;
+
 /// A client whose first `refusals` calls connect to a closed port (a real
 /// refused connection, wrapped in `MyClientError`), then answer 200.
-fn my_client(
-    refusals: usize,
-) -> (
-    impl tower::Service<
-            Request<Full<Bytes>>,
-            Response = Response<Full<Bytes>>,
-            Error = MyClientError,
-            Future = impl Send,
-        > + Clone,
-    Arc<AtomicUsize>,
-) {
+fn my_client(refusals: usize) -> (MyClient, Arc<AtomicUsize>) {
     let calls = Arc::new(AtomicUsize::new(0));
     let counted = calls.clone();
     let svc = tower::service_fn(move |_req: Request<Full<Bytes>>| {
@@ -61,7 +54,7 @@ fn my_client(
             Ok(Response::new(Full::<Bytes>::from("ok")))
         }
     });
-    (svc, calls)
+    (BoxCloneService::new(svc), calls)
 }
 
 #[tokio::test]

@@ -440,3 +440,43 @@ fn the_services_are_send_sync_and_clone() {
     fn send<T: Send>(_: T) {}
     send(svc.oneshot(get()));
 }
+
+#[cfg(feature = "metrics")]
+#[tokio::test(start_paused = true)]
+async fn a_metric_per_hedge_started_or_refused() {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let _guard = metrics::set_default_local_recorder(&recorder);
+    let down = Downstream::new(|_| Plan::Respond(1000 * MS, 200));
+    let svc = HedgeLayer::new(10 * MS)
+        .max_hedges(2)
+        .without_budget()
+        .layer_service(down.clone());
+    svc.oneshot(get()).await.unwrap();
+    let refused = HedgeLayer::new(10 * MS)
+        .budget(Refusing::default())
+        .layer_service(down);
+    refused.oneshot(get()).await.unwrap();
+
+    let mut counters = std::collections::BTreeMap::new();
+    for (key, _, _, value) in snapshotter.snapshot().into_vec() {
+        let key = key.key();
+        let labels: Vec<_> = key
+            .labels()
+            .map(|l| format!("{}={}", l.key(), l.value()))
+            .collect();
+        if let DebugValue::Counter(n) = value {
+            counters.insert(format!("{}{{{}}}", key.name(), labels.join(",")), n);
+        }
+    }
+    assert_eq!(
+        counters["tower_http_retry_hedges_total{outcome=started}"],
+        2
+    );
+    assert_eq!(
+        counters["tower_http_retry_hedges_total{outcome=refused}"],
+        1
+    );
+}

@@ -187,3 +187,164 @@ proptest! {
         }
     }
 }
+
+/// Runs one retry decision on a response with `status` and `headers`, for a
+/// request of `method`; returns the chosen delay, if the policy retries.
+fn decide_response(
+    method: Method,
+    status: u16,
+    headers: &[(&'static str, Vec<u8>)],
+    cap: Duration,
+) -> Option<Duration> {
+    let chosen = Arc::new(Mutex::new(None));
+    let c = chosen.clone();
+    let mut policy = RetryPolicy::default()
+        .without_budget()
+        .backoff(|_| Duration::from_millis(5))
+        .max_retry_after(cap)
+        .on_retry(move |e: &RetryEvent<'_>| *c.lock().unwrap() = Some(e.delay));
+    let mut req = Request::builder().method(method).body(()).unwrap();
+    let _ = Policy::<_, Response<()>, std::io::Error>::clone_request(&mut policy, &req);
+    let mut res = Response::new(());
+    *res.status_mut() = StatusCode::from_u16(status).unwrap();
+    for (name, value) in headers {
+        if let Ok(value) = HeaderValue::from_bytes(value) {
+            res.headers_mut().append(*name, value);
+        }
+    }
+    let mut result: Result<_, std::io::Error> = Ok(res);
+    let retried = Policy::retry(&mut policy, &mut req, &mut result).is_some();
+    let delay = *chosen.lock().unwrap();
+    assert_eq!(retried, delay.is_some());
+    delay
+}
+
+/// The headers a server's wait is read from.
+fn wait_header() -> impl Strategy<Value = &'static str> {
+    prop_oneof![
+        Just("retry-after"),
+        Just("retry-after-ms"),
+        Just("ratelimit"),
+        Just("ratelimit-reset"),
+        Just("x-ratelimit-reset"),
+        Just("ratelimit-remaining"),
+        Just("x-ratelimit-remaining"),
+        Just("x-should-retry"),
+    ]
+}
+
+/// Bytes that look like rate-limit values more often than noise does.
+fn wait_value() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        proptest::collection::vec(any::<u8>(), 0..48),
+        "[0-9]{1,30}(\\.[0-9]{0,12})?".prop_map(String::into_bytes),
+        "(\"[a-z]{0,4}\"|[a-z*][a-z0-9]{0,4})(;[a-z]{1,2}(=-?[0-9]{1,17}(\\.[0-9]{1,4})?)?){0,4}(, ?[a-z]{1,3};r=[0-9];t=[0-9]{1,20})?"
+            .prop_map(String::into_bytes),
+        Just(b"true".to_vec()),
+        Just(b"false".to_vec()),
+    ]
+}
+
+fn timed_runtime(paused: bool) -> tokio::runtime::Runtime {
+    let mut b = tokio::runtime::Builder::new_current_thread();
+    b.enable_time();
+    if paused {
+        b.start_paused(true);
+    }
+    b.build().unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+
+    #[test]
+    fn a_server_wait_of_any_bytes_is_capped(
+        headers in proptest::collection::vec((wait_header(), wait_value()), 0..6),
+        status in prop_oneof![Just(429u16), Just(503), Just(500), Just(409), Just(200)],
+        method in method(),
+        cap_ms in 0u64..120_000,
+    ) {
+        let rt = timed_runtime(false);
+        let _guard = rt.enter();
+        let cap = Duration::from_millis(cap_ms);
+        let delay = decide_response(method.clone(), status, &headers, cap);
+        if let Some(d) = delay {
+            prop_assert!(d <= cap, "{d:?} > {cap:?}");
+            prop_assert!(status >= 400, "a {status} retried");
+        }
+        let safe = matches!(method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE);
+        prop_assert!(safe || delay.is_none(), "{method} replayed after a {status}");
+    }
+
+    #[test]
+    fn well_formed_waits_are_exact_and_never_early(
+        n in 0u64..200_000,
+        cap_ms in 1u64..120_000,
+        which in 0usize..4,
+    ) {
+        let rt = timed_runtime(false);
+        let _guard = rt.enter();
+        let cap = Duration::from_millis(cap_ms);
+        let (headers, wait): (Vec<(&'static str, Vec<u8>)>, Duration) = match which {
+            0 => (vec![("retry-after-ms", n.to_string().into_bytes())], Duration::from_millis(n)),
+            1 => (vec![("ratelimit", format!("\"p\";r=0;t={}", n / 1000).into_bytes())], Duration::from_secs(n / 1000)),
+            2 => (vec![("ratelimit-reset", (n / 1000).to_string().into_bytes())], Duration::from_secs(n / 1000)),
+            _ => (
+                vec![("x-ratelimit-remaining", b"0".to_vec()), ("x-ratelimit-reset", format!("{}.{:03}", n / 1000, n % 1000).into_bytes())],
+                Duration::from_millis(n),
+            ),
+        };
+        let delay = decide_response(Method::GET, 429, &headers, cap);
+        if wait <= cap {
+            prop_assert_eq!(delay, Some(wait));
+        } else {
+            prop_assert_eq!(delay, None, "a wait above the cap is handed back");
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn pacing_on_any_quota_headers_holds_within_the_cap_or_fails_at_once(
+        headers in proptest::collection::vec((wait_header(), wait_value()), 0..6),
+        cap_s in 0u64..120,
+    ) {
+        use tower::{Service, ServiceExt};
+        use tower_http_retry::pace::{QuotaExhausted, RateLimitPaceLayer};
+        use tower::Layer;
+
+        let rt = timed_runtime(true);
+        let cap = Duration::from_secs(cap_s);
+        let headers = Arc::new(headers);
+        let outcome = rt.block_on(async move {
+            let svc = tower::service_fn(move |_: Request<()>| {
+                let headers = headers.clone();
+                async move {
+                    let mut res = Response::new(());
+                    for (name, value) in headers.iter() {
+                        if let Ok(value) = HeaderValue::from_bytes(value) {
+                            res.headers_mut().append(*name, value);
+                        }
+                    }
+                    Ok::<_, std::convert::Infallible>(res)
+                }
+            });
+            let mut svc = RateLimitPaceLayer::new().max_wait(cap).layer(svc);
+            let req = || Request::get("http://quota.test/").body(()).unwrap();
+            svc.ready().await.unwrap().call(req()).await.unwrap();
+            let start = tokio::time::Instant::now();
+            let second = svc.ready().await.unwrap().call(req()).await;
+            (start.elapsed(), second.map(|_| ()))
+        });
+        match outcome {
+            (held, Ok(())) => prop_assert!(held <= cap, "held {held:?} > cap {cap:?}"),
+            (held, Err(e)) => {
+                prop_assert_eq!(held, Duration::ZERO, "a refusal is at once");
+                let quota = e.downcast_ref::<QuotaExhausted>().unwrap();
+                prop_assert!(quota.wait() > cap);
+            }
+        }
+    }
+}

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Method, Request, StatusCode, Version};
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use support::*;
 use tower::{Layer, ServiceBuilder, ServiceExt};
 use tower_http_retry::backoff::{ConstantBackoff, ExponentialBackoff, Jitter};
@@ -283,6 +283,7 @@ async fn empty_error_bodies_keep_the_pooled_connection() {
     assert_eq!(attempts_and_connections(svc, &server).await, (Some(3), 1));
 }
 
+#[cfg(feature = "hyper")]
 #[tokio::test]
 async fn a_boxed_discarded_error_body_is_drained_to_keep_the_connection() {
     // 503 with a 200 KB page, twice, then 200. hyper closes the connection
@@ -293,7 +294,9 @@ async fn a_boxed_discarded_error_body_is_drained_to_keep_the_connection() {
     let server = TestServer::error_pages(200_000, 2).await;
     let boxed = ServiceBuilder::new()
         .layer(RetryLayer::new(policy()))
-        .map_response(|res: http::Response<hyper::body::Incoming>| res.map(BodyExt::boxed))
+        .map_response(|res: http::Response<hyper::body::Incoming>| {
+            res.map(http_body_util::BodyExt::boxed)
+        })
         .service(client());
     assert_eq!(attempts_and_connections(boxed, &server).await, (Some(3), 1));
 

@@ -13,6 +13,7 @@ use support::*;
 use tower::{ServiceBuilder, ServiceExt};
 use tower_http_retry::{ErrorClass, RetryLayer};
 
+#[cfg(feature = "hyper-util")]
 #[tokio::test]
 async fn connect_errors_are_retried_for_every_method() {
     let addr = closed_port().await;
@@ -37,6 +38,7 @@ async fn connect_errors_are_retried_for_every_method() {
     }
 }
 
+#[cfg(feature = "hyper-util")]
 #[tokio::test]
 async fn a_connect_error_that_heals_is_retried_to_success() {
     // The first attempt is refused; the server is up for the second.
@@ -174,6 +176,7 @@ async fn a_boxed_connect_error_is_still_never_sent() {
     assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 3);
 }
 
+#[cfg(feature = "hyper-util")]
 #[tokio::test]
 async fn a_relative_uri_is_fatal_and_tried_once() {
     // hyper-util refuses it before any connection: `UserAbsoluteUriRequired`.

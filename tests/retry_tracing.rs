@@ -40,6 +40,7 @@ async fn one_event_per_retry_and_one_when_giving_up() {
     assert_eq!(last["why"], "max attempts reached");
 }
 
+#[cfg(feature = "hyper-util")]
 #[tokio::test]
 async fn an_error_reason_names_its_class() {
     let (events, _guard) = capture();

@@ -335,3 +335,39 @@ fn the_services_are_send_sync_and_clone() {
     fn send_<T: Send>(_: T) {}
     send_(svc.oneshot(to(A)));
 }
+
+#[cfg(feature = "metrics")]
+#[tokio::test(start_paused = true)]
+async fn a_gauge_follows_the_rejection_probability() {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let _guard = metrics::set_default_local_recorder(&recorder);
+    let layer = AdaptiveThrottleLayer::new().per_host().seed(3);
+    let mut svc = ServiceBuilder::new()
+        .layer(layer.clone())
+        .service(Downstream::answering(503));
+    for _ in 0..50 {
+        send(&mut svc, A).await;
+    }
+    let gauge = snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .find_map(|(key, _, _, value)| {
+            let key = key.key();
+            let host = key.labels().find(|l| l.key() == "host")?.value().to_owned();
+            match value {
+                DebugValue::Gauge(g) if key.name() == "tower_http_retry_throttle_probability" => {
+                    Some((host, g.into_inner()))
+                }
+                _ => None,
+            }
+        })
+        .unwrap();
+    assert_eq!(gauge.0, "http://a.example:80");
+    // Moved in steps of 0.01: within one step of the probability of the
+    // last decision (49 requests before it, none accepted).
+    assert!((gauge.1 - sre(49, 0, 2.0)).abs() < 0.01, "{gauge:?}");
+}

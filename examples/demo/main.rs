@@ -1,5 +1,6 @@
-//! A narrated tour of `RetryLayer` and `CircuitBreakerLayer` over
-//! hyper-util's client, against a flaky server on loopback:
+//! A narrated tour of `RetryLayer`, `CircuitBreakerLayer` and
+//! `BufferResponseLayer` over hyper-util's client, against a flaky server
+//! and a rate-limited API on loopback:
 //! `cargo run --example demo`.
 //!
 //! Every scenario prints a timeline (each attempt as the server saw it, each
@@ -8,6 +9,7 @@
 //! Sections are async functions run in turn by `main`; a new one reuses
 //! `run` and the checks of `Outcome`.
 
+mod rate_limited;
 mod server;
 mod story;
 
@@ -32,7 +34,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use server::serve;
 use story::{run, Narrate, Shared, Story};
 
-fn request(method: &str, url: &str, key: Option<&str>) -> Request<Full<Bytes>> {
+pub(crate) fn request(method: &str, url: &str, key: Option<&str>) -> Request<Full<Bytes>> {
     let mut req = Request::builder().method(method).uri(url);
     if let Some(key) = key {
         req = req.header("idempotency-key", key);
@@ -42,7 +44,10 @@ fn request(method: &str, url: &str, key: Option<&str>) -> Request<Full<Bytes>> {
 }
 
 /// The demo's policy: seeded jitter, so the delays are the same on every run.
-fn policy() -> RetryPolicy {
+/// No retry budget: the default one (earned from requests that needed no
+/// retry) would refuse retries after the demo's run of failures, and each
+/// scenario here shows another rule.
+pub(crate) fn policy() -> RetryPolicy {
     let backoff = ExponentialBackoff::new(Duration::from_millis(50))
         .max_delay(Duration::from_secs(1))
         .jitter(Jitter::Full)
@@ -51,6 +56,7 @@ fn policy() -> RetryPolicy {
         .max_attempts(4)
         .backoff(backoff)
         .max_retry_after(Duration::from_secs(5))
+        .without_budget()
 }
 
 /// RetryLayer: backoff, Retry-After, and which requests may be replayed.
@@ -157,13 +163,16 @@ async fn main() -> ExitCode {
     let story = Shared(Arc::new(Mutex::new(Story::new())));
     let subscriber = tracing_subscriber::registry().with(Narrate(story.clone()));
     tracing::subscriber::set_global_default(subscriber).expect("no other subscriber");
-    let addr = serve(story.clone()).await.expect("bind 127.0.0.1:0");
+    let addr = serve(story.clone(), server::handle)
+        .await
+        .expect("bind 127.0.0.1:0");
     println!("A flaky server on {addr}; a client: RetryLayer over hyper-util's Client.");
     println!("Policy: 4 attempts; exponential backoff from 50 ms, full jitter (seeded);");
-    println!("        Retry-After honoured up to 5 s.");
+    println!("        the server's wait honoured up to 5 s; no retry budget.");
 
     retry_section(&story, addr).await;
     breaker_section(&story, addr).await;
+    rate_limited::rate_limit_section(&story).await;
 
     let problems = std::mem::take(&mut story.lock().problems);
     if problems.is_empty() {

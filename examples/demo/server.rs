@@ -34,8 +34,14 @@ pub(crate) fn answer(
     }
 }
 
-/// Starts the flaky server on 127.0.0.1:0 and returns its address.
-pub(crate) async fn serve(story: Shared) -> std::io::Result<SocketAddr> {
+/// Starts a server on 127.0.0.1:0 answering every request with `handle`,
+/// and returns its address.
+pub(crate) async fn serve<F, B>(story: Shared, handle: F) -> std::io::Result<SocketAddr>
+where
+    F: Fn(&Shared, &Request<Incoming>) -> Response<B> + Copy + Send + Sync + 'static,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move {
@@ -68,7 +74,7 @@ pub(crate) fn handle<B>(story: &Shared, req: &Request<B>) -> Response<Full<Bytes
 
     let at = story.start.elapsed();
     story.calls.push(at);
-    story.last_retry_after = retry_after;
+    story.last_wait = retry_after.map(|s| ("retry-after", s * 1000));
     let key = match key {
         "" => String::new(),
         key => format!(" (Idempotency-Key: {key})"),

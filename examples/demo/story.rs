@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
+use http_body::Body;
+use http_body_util::BodyExt;
 use http_body_util::Full;
-use hyper::body::Incoming;
 use tower::{Service, ServiceExt};
 use tower_http_retry::{Attempts, CircuitOpen};
 use tracing::field::{Field, Visit};
@@ -21,8 +22,9 @@ pub(crate) struct Story {
     pub(crate) start: Instant,
     /// When the server received each request, since `start`.
     pub(crate) calls: Vec<Duration>,
-    /// The `Retry-After` (seconds) of the server's last answer.
-    pub(crate) last_retry_after: Option<u64>,
+    /// The wait the server's last answer asked for: the header that said
+    /// it (as the policy's `delay_from` names it) and milliseconds.
+    pub(crate) last_wait: Option<(&'static str, u64)>,
     pub(crate) retries: usize,
     pub(crate) problems: Vec<String>,
     /// The server's count of requests by method, path and `Idempotency-Key`.
@@ -45,7 +47,7 @@ impl Story {
         Story {
             start: Instant::now(),
             calls: Vec::new(),
-            last_retry_after: None,
+            last_wait: None,
             retries: 0,
             problems: Vec::new(),
             seen: HashMap::new(),
@@ -90,15 +92,17 @@ impl<S: tracing::Subscriber> Layer<S> for Narrate {
             "retrying request" => {
                 story.retries += 1;
                 let (attempt, delay) = (get("attempt"), get("delay_ms"));
-                let named = story.last_retry_after.take();
-                let why = match (get("delay_from"), named) {
-                    ("retry-after", Some(s)) if delay == format!("{}", s * 1000) => {
-                        "the server's Retry-After"
+                let from = get("delay_from");
+                let why = match story.last_wait.take() {
+                    Some((header, ms)) if from == header && delay == ms.to_string() => {
+                        format!("the server's wait, from {header}")
                     }
-                    ("backoff", None) => "backoff: exponential, full jitter",
+                    None if from == "backoff" => "backoff: exponential, full jitter".to_owned(),
                     _ => {
-                        story.problems.push("Retry-After ignored".to_owned());
-                        "not the server's Retry-After!"
+                        story
+                            .problems
+                            .push(format!("the server's wait ignored ({from})"));
+                        format!("not the server's wait: {from}!")
                     }
                 };
                 let text = format!("attempt {attempt} got {reason}: retry in {delay} ms ({why})");
@@ -135,6 +139,8 @@ pub(crate) struct Outcome {
     pub(crate) elapsed: Duration,
     /// The call failed fast with `CircuitOpen`.
     pub(crate) circuit_open: bool,
+    /// The response body, read to its end.
+    pub(crate) body: Option<Bytes>,
 }
 
 impl Outcome {
@@ -157,22 +163,31 @@ impl Outcome {
 }
 
 /// Sends `req` through `svc` and narrates it.
-pub(crate) async fn run<S>(
+pub(crate) async fn run<S, B>(
     story: &Shared,
     svc: &S,
     title: &str,
     req: Request<Full<Bytes>>,
 ) -> Outcome
 where
-    S: Service<Request<Full<Bytes>>, Response = Response<Incoming>> + Clone,
+    S: Service<Request<Full<Bytes>>, Response = Response<B>> + Clone,
     S::Error: Display + 'static,
+    B: Body,
 {
     println!("\n▶ {title}");
     {
         let mut s = story.lock();
-        (s.start, s.calls, s.last_retry_after, s.retries) = (Instant::now(), vec![], None, 0);
+        (s.start, s.calls, s.last_wait, s.retries) = (Instant::now(), vec![], None, 0);
     }
     let result = svc.clone().oneshot(req).await;
+    let (result, body) = match result {
+        Ok(res) => {
+            let (parts, body) = res.into_parts();
+            let body = body.collect().await.ok().map(|c| c.to_bytes());
+            (Ok(Response::from_parts(parts, ())), body)
+        }
+        Err(e) => (Err(e), None),
+    };
     let s = story.lock();
     let elapsed = s.start.elapsed();
     let (status, attempts) = match &result {
@@ -186,7 +201,11 @@ where
             .is_some_and(|e| e.is::<CircuitOpen>())
     });
     let end = match (&result, attempts) {
-        (Ok(res), Some(n)) => format!("{} · Attempts: {n}", res.status()),
+        (Ok(res), Some(n)) => format!(
+            "{} · Attempts: {n} · body: {} bytes",
+            res.status(),
+            body.as_ref().map_or(0, Bytes::len)
+        ),
         (Ok(res), None) => format!("{} · no Attempts extension", res.status()),
         (Err(e), _) => format!("error \"{e}\""),
     };
@@ -201,5 +220,6 @@ where
         retries,
         elapsed,
         circuit_open,
+        body,
     }
 }

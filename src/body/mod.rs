@@ -95,8 +95,10 @@
 //! - A body that fit is [`BufferedBody::bytes`], whole, and the classifier
 //!   above sees it. The trailers are kept; the size hint is exact.
 //! - A body over the limit goes on intact: what was read, then the rest as
-//!   it streams. Its `bytes()` is `None`, and an error in the rest reaches
-//!   the caller as a body error.
+//!   it streams. Its `bytes()` is `None`, an error in the rest reaches the
+//!   caller as a body error, and the attempt is final: the retry policy
+//!   hands it back, whatever its status (logged as `giving up on request`
+//!   with `why = "response body over the BufferResponseLayer limit"`).
 //! - A discarded buffered body needs no drain: it was read to its end.
 //!
 //! A body of one chunk is kept as it came; a body of several is copied once
@@ -161,11 +163,14 @@ pub mod future {
 
 pub(crate) use self::replay::ReplayHandle;
 
+/// Marks a response whose body was over the limit of the layer that read
+/// it: the body is committed (part of it read, the rest streaming), so the
+/// retry policy hands the response back instead of retrying it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BodyOverLimit;
+
 /// The whole body of a response, put in the response's extensions by the
 /// layer that buffered it, so that a decision above (the retry classifier's
 /// `Outcome::body()`) can read it whatever the body type is.
 #[derive(Debug, Clone)]
-pub(crate) struct BufferedBytes(
-    #[allow(dead_code)] // read by the classifier's `Outcome::body()`
-    pub(crate)  bytes::Bytes,
-);
+pub(crate) struct BufferedBytes(pub(crate) bytes::Bytes);

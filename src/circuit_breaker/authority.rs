@@ -87,14 +87,14 @@ impl fmt::Display for HostKey {
 /// defaulted from the scheme (`http`: 80, `https`: 443). All `None` for a
 /// request without an authority. Looked up without allocating.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct AuthorityRef<'a> {
+pub(crate) struct AuthorityRef<'a> {
     scheme: Option<&'a str>,
     host: Option<HostRef<'a>>,
     port: Option<u16>,
 }
 
 impl<'a> AuthorityRef<'a> {
-    pub(super) fn of(uri: &'a Uri) -> AuthorityRef<'a> {
+    pub(crate) fn of(uri: &'a Uri) -> AuthorityRef<'a> {
         let Some(host) = uri.host() else {
             return AuthorityRef {
                 scheme: None,
@@ -115,7 +115,7 @@ impl<'a> AuthorityRef<'a> {
         }
     }
 
-    pub(super) fn matches(&self, key: &AuthorityKey) -> bool {
+    pub(crate) fn matches(&self, key: &AuthorityKey) -> bool {
         let scheme = match (self.scheme, key.scheme.as_deref()) {
             (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
             (a, b) => a.is_none() && b.is_none(),
@@ -128,7 +128,7 @@ impl<'a> AuthorityRef<'a> {
     }
 
     /// The owned key, lower-cased.
-    pub(super) fn to_key(self) -> AuthorityKey {
+    pub(crate) fn to_key(self) -> AuthorityKey {
         AuthorityKey {
             scheme: self.scheme.map(|s| Box::from(s.to_ascii_lowercase())),
             host: self.host.map(HostRef::to_key),
@@ -160,7 +160,7 @@ impl Hash for AuthorityRef<'_> {
 
 /// An [`AuthorityRef`] kept in the map: lower-cased.
 #[derive(Debug)]
-pub(super) struct AuthorityKey {
+pub(crate) struct AuthorityKey {
     scheme: Option<Box<str>>,
     host: Option<HostKey>,
     port: Option<u16>,

@@ -220,13 +220,15 @@
 //!   | `circuit breaker state changed` | INFO | `breaker`, `host` (per host only), `from`, `to` (`half_open`, `closed`, `forced_closed`), `why` |
 //!
 //!   `from` and `to` are `closed`, `open`, `half_open`, `forced_open` or
-//!   `forced_closed`; `why` is `failure_rate`, `slow_call_rate`,
-//!   `consecutive_failures`, `open_duration_elapsed`, `probe_failed`,
-//!   `probe_timed_out`, `probes_succeeded`, `forced_open`, `forced_closed`
-//!   or `reset`; `host` is `scheme://host:port` (empty for requests without an
-//!   authority);
+//!   `forced_closed`; `why` is a [`StateChangeReason`]'s
+//!   [`as_str`](StateChangeReason::as_str): `failure_rate`,
+//!   `slow_call_rate`, `consecutive_failures`, `open_duration_elapsed`,
+//!   `probe_failed`, `probe_timed_out`, `probes_succeeded`, `forced_open`,
+//!   `forced_closed` or `reset`; `host` is `scheme://host:port` (empty for
+//!   requests without an authority);
 //! - the [`on_state_change`](CircuitBreakerConfig::on_state_change)
-//!   callback, given a [`StateChange`] with the same facts;
+//!   callback, given a [`StateChange`] with the same facts (its `why` a
+//!   [`StateChangeReason`]);
 //! - with the cargo feature `metrics`, through the `metrics` facade: the
 //!   gauge `tower_http_retry_circuit_state` (0 closed, 1 half-open, 2
 //!   open), the counter `tower_http_retry_circuit_transitions_total`
@@ -295,7 +297,7 @@
 //! # }
 //! ```
 
-mod authority;
+pub(crate) mod authority;
 mod classifier;
 mod config;
 mod error;

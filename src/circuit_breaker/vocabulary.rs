@@ -320,6 +320,25 @@ fn rate(part: u64, calls: u64) -> f64 {
     }
 }
 
+/// The outcomes the tests of the state machine and the windows record.
+#[cfg(test)]
+pub(crate) mod test_outcomes {
+    use super::CallOutcome;
+
+    pub(crate) const OK: CallOutcome = CallOutcome {
+        failure: false,
+        slow: false,
+    };
+    pub(crate) const FAIL: CallOutcome = CallOutcome {
+        failure: true,
+        slow: false,
+    };
+    pub(crate) const SLOW_OK: CallOutcome = CallOutcome {
+        failure: false,
+        slow: true,
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

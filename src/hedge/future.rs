@@ -48,7 +48,9 @@ pin_project! {
             #[pin]
             first: Option<S::Future>,
             #[pin]
-            timer: Sleep,
+            // Made at the first poll that finds the first attempt pending:
+            // a request answered at once never touches the timer.
+            timer: Option<Sleep>,
             race: Race<S, B>,
         },
         Done,
@@ -81,11 +83,11 @@ where
         template: Request<B>,
         config: Arc<Config>,
     ) -> Self {
-        let (race, next_at) = Race::new(service, template, config);
+        let race = Race::new(service, template, config);
         ResponseFuture {
             state: State::Racing {
                 first: Some(first),
-                timer: tokio::time::sleep_until(next_at),
+                timer: None,
                 race,
             },
         }

@@ -34,6 +34,9 @@ struct Rotating {
     /// The current period.
     write: Histogram<u64>,
     last_rotation: Instant,
+    /// The percentile of `read`, once it holds enough samples: `read`
+    /// changes only when it rotates, so it is computed then, not per call.
+    delay: Option<Duration>,
 }
 
 fn histogram() -> Histogram<u64> {
@@ -59,6 +62,7 @@ impl LatencyWindow {
                 read: histogram(),
                 write: histogram(),
                 last_rotation: Instant::now(),
+                delay: None,
             }),
         }
     }
@@ -68,8 +72,20 @@ impl LatencyWindow {
             .histograms
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        h.rotate(self.period);
+        if h.rotate(self.period) {
+            h.delay = self.percentile_of(&h.read);
+        }
         h
+    }
+
+    fn percentile_of(&self, read: &Histogram<u64>) -> Option<Duration> {
+        if read.len() < self.min_samples.max(1) {
+            return None;
+        }
+        // The lowest value of its bucket: rather a hedge a little early
+        // than one timer tick late.
+        let value = read.value_at_quantile(self.percentile);
+        Some(Duration::from_micros(read.lowest_equivalent(value)))
     }
 
     /// Records the latency of an attempt that answered.
@@ -83,14 +99,7 @@ impl LatencyWindow {
     /// The percentile of the last full window, once it holds `min_samples`
     /// latencies.
     pub(crate) fn delay(&self) -> Option<Duration> {
-        let h = self.lock();
-        if h.read.len() < self.min_samples.max(1) {
-            return None;
-        }
-        // The lowest value of its bucket: rather a hedge a little early
-        // than one timer tick late.
-        let value = h.read.value_at_quantile(self.percentile);
-        Some(Duration::from_micros(h.read.lowest_equivalent(value)))
+        self.lock().delay
     }
 
     pub(crate) fn percentile(&self) -> f64 {
@@ -100,12 +109,13 @@ impl LatencyWindow {
 
 impl Rotating {
     /// tower's `maybe_rotate`: one period past, the written histogram
-    /// becomes the read one; two or more, both are stale.
-    fn rotate(&mut self, period: Duration) {
+    /// becomes the read one; two or more, both are stale. Whether it
+    /// rotated.
+    fn rotate(&mut self, period: Duration) -> bool {
         let since = Instant::now().saturating_duration_since(self.last_rotation);
         let rotations = since.as_nanos() / period.as_nanos();
         match rotations {
-            0 => return,
+            0 => return false,
             1 => {
                 std::mem::swap(&mut self.read, &mut self.write);
                 self.write.reset();
@@ -121,6 +131,7 @@ impl Rotating {
             1 => self.last_rotation + period,
             _ => Instant::now(),
         };
+        true
     }
 }
 

@@ -58,12 +58,12 @@ where
     S: Service<Request<B>>,
 {
     /// A race whose first attempt starts now; the first hedge is due
-    /// after the delay (returned, for the timer).
-    pub(super) fn new(service: S, template: Request<B>, config: Arc<Config>) -> (Self, Instant) {
+    /// after the delay.
+    pub(super) fn new(service: S, template: Request<B>, config: Arc<Config>) -> Self {
         let first_start = Instant::now();
         let delay = config.delay();
         let next_at = deadline(first_start, delay);
-        let race = Race {
+        Race {
             service,
             template,
             config,
@@ -73,8 +73,7 @@ where
             delay,
             next_at,
             more: true,
-        };
-        (race, next_at)
+        }
     }
 
     pub(super) fn started(&self) -> u32 {
@@ -110,7 +109,7 @@ where
         &mut self,
         cx: &mut Context<'_>,
         mut first: Pin<&mut Option<S::Future>>,
-        mut timer: Pin<&mut Sleep>,
+        mut timer: Pin<&mut Option<Sleep>>,
     ) -> Poll<Result<Response<ResB>, S::Error>> {
         loop {
             if let Some(future) = first.as_mut().as_pin_mut() {
@@ -134,10 +133,19 @@ where
                 }
                 i += 1;
             }
-            if timer.deadline() != self.next_at {
-                timer.as_mut().reset(self.next_at);
+            if !self.more {
+                return Poll::Pending;
             }
-            if self.more && timer.as_mut().poll(cx).is_ready() {
+            if timer.is_none() {
+                timer.set(Some(tokio::time::sleep_until(self.next_at)));
+            }
+            let Some(mut sleep) = timer.as_mut().as_pin_mut() else {
+                return Poll::Pending;
+            };
+            if sleep.deadline() != self.next_at {
+                sleep.as_mut().reset(self.next_at);
+            }
+            if sleep.poll(cx).is_ready() {
                 self.start_hedge(Trigger::Delay);
                 // Poll the new hedge, and the timer again (its waker).
                 continue;

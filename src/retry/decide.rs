@@ -15,7 +15,7 @@ use super::{
     Attempts, AttemptsHandle, GiveUpEvent, GiveUpReason, ResendCount, RetryEvent, RetryPolicy,
     RetryReason, WaitSource,
 };
-use crate::body::ReplayHandle;
+use crate::body::{BodyOverLimit, ReplayHandle};
 use crate::classify::{is_replayable, ErrorClass, RequestView, Verdict};
 
 /// The retry to make: why, after how long, and by whose word.
@@ -58,6 +58,13 @@ impl RetryPolicy {
                 return Err((reason, GiveUpReason::BodyOverLimit));
             }
         }
+        // Put there by `BufferResponseLayer`: the response body is partly
+        // read, the rest streams on; the attempt is committed.
+        if let Ok(res) = result {
+            if res.extensions().get::<BodyOverLimit>().is_some() {
+                return Err((reason, GiveUpReason::ResponseOverLimit));
+            }
+        }
         if self.attempt >= config.max_attempts {
             return Err((reason, GiveUpReason::Attempts));
         }
@@ -68,7 +75,7 @@ impl RetryPolicy {
                 return Err((reason, GiveUpReason::Elapsed));
             }
         }
-        if let Some(budget) = &config.budget {
+        if let Some(budget) = config.budget_for(req.uri()) {
             if !budget.withdraw() {
                 return Err((reason, GiveUpReason::Budget));
             }
@@ -203,7 +210,7 @@ where
             // The first attempt of a logical request: tower calls this on the
             // service's policy, then clones that policy into the response
             // future, so what is set here travels with this request only.
-            if let Some(budget) = &self.config.budget {
+            if let Some(budget) = self.config.budget_for(req.uri()) {
                 budget.deposit();
             }
             if self.config.max_elapsed.is_some() {

@@ -93,6 +93,10 @@ pub enum GiveUpReason {
     /// Its body outgrew the [`ReplayBodyLayer`](crate::ReplayBodyLayer)
     /// limit.
     BodyOverLimit,
+    /// The response body was over the
+    /// [`BufferResponseLayer`](crate::BufferResponseLayer) limit: part of it
+    /// is read and the rest streams on, so the attempt is final.
+    ResponseOverLimit,
     /// `max_attempts` were made.
     Attempts,
     /// The server's `Retry-After` asks for longer than `max_retry_after`.
@@ -117,6 +121,7 @@ impl GiveUpReason {
         match self {
             GiveUpReason::NotReplayable => "request is not safe to replay",
             GiveUpReason::BodyOverLimit => "request body exceeded the replay limit",
+            GiveUpReason::ResponseOverLimit => "response body over the BufferResponseLayer limit",
             GiveUpReason::Attempts => "max attempts reached",
             GiveUpReason::RetryAfterTooLong => "Retry-After above max_retry_after",
             GiveUpReason::RateLimitTooLong => "rate-limit wait above max_retry_after",

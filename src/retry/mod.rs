@@ -9,12 +9,16 @@
 //! 1. **Is it transient?** A response whose status is in
 //!    [`retry_statuses`](RetryPolicy::retry_statuses) (408, 429, 500, 502,
 //!    503, 504 by default), or a transport error. Every other status goes
-//!    back at once; so does [`CircuitOpen`](crate::CircuitOpen).
+//!    back at once; so do [`CircuitOpen`](crate::CircuitOpen) and an error
+//!    saying the request was malformed ([`ErrorClass::Fatal`]).
 //! 2. **Is the request safe to send again?** Idempotent methods (RFC 9110
 //!    §9.2.2: GET, HEAD, OPTIONS, TRACE, PUT, DELETE), or any request with an
 //!    `Idempotency-Key` header. A POST or PATCH without one is replayed only
 //!    after an error proving it never left the client (connection refused,
-//!    DNS failure).
+//!    DNS failure) or was not processed (an HTTP/2 stream the server
+//!    refused): [`ErrorClass::NeverSent`]. An error type of your own is
+//!    seen through its `source()` chain once named with
+//!    [`error_type`](RetryPolicy::error_type).
 //! 3. **Is there room?** Under [`max_attempts`](RetryPolicy::max_attempts),
 //!    within [`max_elapsed`](RetryPolicy::max_elapsed), and the retry
 //!    [`budget`](RetryPolicy::budget) allows it.

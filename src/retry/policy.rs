@@ -6,7 +6,7 @@ use http::StatusCode;
 use tokio::time::Instant;
 use tower::retry::budget::Budget;
 
-use super::budget::EarnedBudget;
+use super::budget::{BudgetRef, EarnedBudget, HostBudgets};
 use super::hooks::{GiveUpHook, RetryHook};
 use crate::backoff::{Backoff, ExponentialBackoff, Jitter};
 use crate::classify::{Classifier, ErrorTypes, StatusSet};
@@ -65,12 +65,25 @@ pub(super) struct Config {
     pub(super) max_retry_after: Duration,
     pub(super) max_elapsed: Option<Duration>,
     pub(super) budget: Option<Arc<dyn Budget + Send + Sync>>,
+    /// One budget per host instead of `budget`, when set.
+    pub(super) host_budgets: Option<Arc<HostBudgets>>,
     /// The user's rule, run before the built-in ones; `None` keeps the
     /// fast path for statuses that are not retried.
     pub(super) classifier: Option<Arc<dyn Classifier>>,
     pub(super) on_retry: Option<RetryHook>,
     pub(super) on_give_up: Option<GiveUpHook>,
     pub(super) error_types: ErrorTypes,
+}
+
+impl Config {
+    /// The budget a request to `uri` deposits in and withdraws from: its
+    /// host's when budgets are per host, else the shared one.
+    pub(super) fn budget_for(&self, uri: &http::Uri) -> Option<BudgetRef<'_>> {
+        match &self.host_budgets {
+            Some(hosts) => Some(BudgetRef::Host(hosts.for_uri(uri))),
+            None => self.budget.as_deref().map(BudgetRef::Shared),
+        }
+    }
 }
 
 impl Default for RetryPolicy {
@@ -88,6 +101,7 @@ impl Default for RetryPolicy {
                 max_retry_after: Duration::from_secs(60),
                 max_elapsed: None,
                 budget: Some(Arc::new(EarnedBudget::default())),
+                host_budgets: None,
                 classifier: None,
                 on_retry: None,
                 on_give_up: None,
@@ -294,6 +308,7 @@ impl fmt::Debug for RetryPolicy {
             .field("max_retry_after", &c.max_retry_after)
             .field("max_elapsed", &c.max_elapsed)
             .field("budget", &c.budget.is_some())
+            .field("budget_per_host", &c.host_budgets.is_some())
             .field("classifier", &c.classifier.is_some())
             .field("attempt", &self.attempt)
             .finish_non_exhaustive()

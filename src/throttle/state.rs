@@ -27,16 +27,15 @@ struct State {
     rng: fastrand::Rng,
     /// Whether the last decision had a probability above zero.
     throttling: bool,
-    /// The probability the gauge shows.
+    /// The probability the gauge shows; set at the first decision (not
+    /// when built: a layer's builder makes throttles it then replaces).
     #[cfg(feature = "metrics")]
-    reported: f64,
+    reported: Option<f64>,
 }
 
 impl Throttle {
     pub(crate) fn new(k: f64, window: Duration, seed: Option<u64>, host: Option<Arc<str>>) -> Self {
         let rng = seed.map_or_else(fastrand::Rng::new, fastrand::Rng::with_seed);
-        #[cfg(feature = "metrics")]
-        crate::metrics::throttle_probability(host.as_deref(), 0.0);
         Throttle {
             k,
             host,
@@ -45,7 +44,7 @@ impl Throttle {
                 rng,
                 throttling: false,
                 #[cfg(feature = "metrics")]
-                reported: 0.0,
+                reported: None,
             }),
         }
     }
@@ -81,11 +80,6 @@ impl Throttle {
         rejection_probability(self.lock().window.counts(), self.k)
     }
 
-    #[cfg(test)]
-    pub(crate) fn counts(&self) -> Counts {
-        self.lock().window.counts()
-    }
-
     /// `scheme://host:port` of a per-host throttle.
     pub(crate) fn host(&self) -> Option<&Arc<str>> {
         self.host.as_ref()
@@ -115,8 +109,11 @@ impl Throttle {
             }
         }
         #[cfg(feature = "metrics")]
-        if (p - state.reported).abs() >= GAUGE_STEP || (p == 0.0) != (state.reported == 0.0) {
-            state.reported = p;
+        if state
+            .reported
+            .is_none_or(|r| (p - r).abs() >= GAUGE_STEP || (p == 0.0) != (r == 0.0))
+        {
+            state.reported = Some(p);
             crate::metrics::throttle_probability(self.host.as_deref(), p);
         }
     }

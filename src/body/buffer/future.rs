@@ -5,7 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use bytes::Buf;
+use bytes::{Buf, Bytes};
 use http::response::Parts;
 use http::Response;
 use http_body::Body;
@@ -14,7 +14,7 @@ use tower::BoxError;
 
 use super::collect::Collect;
 use super::BufferedBody;
-use crate::body::BufferedBytes;
+use crate::body::{BodyOverLimit, BufferedBytes};
 
 pin_project! {
     /// The response future of [`BufferResponse`](crate::body::BufferResponse):
@@ -81,9 +81,8 @@ where
                     if hint.lower() > *this.limit as u64 {
                         // Says it is over the limit: streamed as it comes.
                         this.state.set(State::Done);
-                        let body =
-                            BufferedBody::partial(Default::default(), Default::default(), body);
-                        return Poll::Ready(Ok(Response::from_parts(parts, body)));
+                        let nothing = Bytes::new();
+                        return Poll::Ready(Ok(over_limit(parts, nothing.clone(), nothing, body)));
                     }
                     let expected = hint.upper().unwrap_or(hint.lower()).min(*this.limit as u64);
                     this.state.set(State::Read {
@@ -111,8 +110,7 @@ where
                                 };
                                 let read = std::mem::take(collect).finish();
                                 this.state.set(State::Done);
-                                let body = BufferedBody::partial(read, chunk, body);
-                                return Poll::Ready(Ok(Response::from_parts(parts, body)));
+                                return Poll::Ready(Ok(over_limit(parts, read, chunk, body)));
                             }
                             Err(frame) => match frame.into_trailers() {
                                 Ok(trailers) => Ok(Some(trailers)),
@@ -145,6 +143,18 @@ fn whole<B>(
     let data = collect.finish();
     parts.extensions.insert(BufferedBytes(data.clone()));
     Response::from_parts(parts, BufferedBody::whole(data, trailers))
+}
+
+/// The response of a body over the limit: what was read, then the rest,
+/// marked so that the retry policy does not retry it.
+fn over_limit<B>(
+    mut parts: Parts,
+    read: Bytes,
+    crossing: Bytes,
+    rest: B,
+) -> Response<BufferedBody<B>> {
+    parts.extensions.insert(BodyOverLimit);
+    Response::from_parts(parts, BufferedBody::partial(read, crossing, rest))
 }
 
 fn polled_after_completion() -> BoxError {

@@ -40,9 +40,10 @@ pub struct BufferResponseLayer {
 
 impl BufferResponseLayer {
     /// A layer reading up to `limit` bytes of each response body. A body
-    /// over it goes on intact (what was read, then the rest as it streams)
-    /// and its [`bytes()`](super::BufferedBody::bytes) is `None`; a limit
-    /// of 0 reads only empty bodies whole.
+    /// over it goes on intact (what was read, then the rest as it streams),
+    /// its [`bytes()`](super::BufferedBody::bytes) is `None`, and
+    /// [`RetryPolicy`](crate::RetryPolicy) does not retry it; a limit of 0
+    /// reads only empty bodies whole.
     ///
     /// ```
     /// let layer = tower_http_retry::BufferResponseLayer::new(64 * 1024);

@@ -13,21 +13,10 @@ use loom::sync::atomic::AtomicUsize;
 use loom::thread;
 
 use super::super::future::Guard;
+use super::super::vocabulary::test_outcomes::{FAIL, OK};
 use super::super::vocabulary::StateChange;
+use super::tests::at;
 use super::*;
-
-const OK: CallOutcome = CallOutcome {
-    failure: false,
-    slow: false,
-};
-const FAIL: CallOutcome = CallOutcome {
-    failure: true,
-    slow: false,
-};
-
-fn at(secs: u64) -> impl Fn() -> Duration {
-    move || Duration::from_secs(secs)
-}
 
 /// Runs `f` under loom with a bound on preemptions (2 unless
 /// `LOOM_MAX_PREEMPTIONS` says otherwise), which keeps each model to

@@ -1,18 +1,11 @@
 //! The state machine, without a runtime: time is given.
 
+use super::super::vocabulary::test_outcomes::{FAIL, OK};
 use super::packed::{EPOCH_MASK, PROBE_MASK};
 use super::*;
 
-const OK: CallOutcome = CallOutcome {
-    failure: false,
-    slow: false,
-};
-const FAIL: CallOutcome = CallOutcome {
-    failure: true,
-    slow: false,
-};
-
-fn at(secs: u64) -> impl Fn() -> Duration {
+/// A clock stopped at `secs`.
+pub(super) fn at(secs: u64) -> impl Fn() -> Duration {
     move || Duration::from_secs(secs)
 }
 

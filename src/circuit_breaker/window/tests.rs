@@ -1,21 +1,9 @@
 //! The windows' tests.
 
+use super::super::vocabulary::test_outcomes::{FAIL, OK, SLOW_OK};
 use super::counters::slot_counts;
 use super::*;
 use crate::sync::atomic::Ordering;
-
-const OK: CallOutcome = CallOutcome {
-    failure: false,
-    slow: false,
-};
-const FAIL: CallOutcome = CallOutcome {
-    failure: true,
-    slow: false,
-};
-const SLOW_OK: CallOutcome = CallOutcome {
-    failure: false,
-    slow: true,
-};
 
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)

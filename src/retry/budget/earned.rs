@@ -24,16 +24,26 @@
 //! the outage began: `reserve + ratio × (its requests of the last ttl)`.
 
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use tokio::time::Instant;
 use tower::retry::budget::Budget;
 
 use super::stripe::Stripes;
-use super::LeanTpsBudget;
 
 /// Thousandths of a retry: the unit of the balance.
 const MILLI: isize = 1000;
+
+/// Slots of the window of recent requests, as in tower's `TpsBudget`.
+const SLOTS: usize = 10;
+
+/// A deposit reads the clock (to roll the window over) once in this many
+/// deposits on its stripe: every request deposits, and a clock read costs
+/// more than the rest of the deposit. Deposits not rolled over yet count in
+/// the slot that was current at the last roll-over, so they may leave the
+/// window early: the cap errs low, never high.
+const CLOCK_EVERY: isize = 16;
 
 /// Where the client is in its life, for the trust of the first request.
 const FRESH: u8 = 0;
@@ -43,39 +53,82 @@ const SEASONED: u8 = 2;
 /// The default retry budget of [`RetryPolicy`](crate::RetryPolicy).
 #[derive(Debug)]
 pub(crate) struct EarnedBudget {
-    /// Requests over the last `ttl` (a ratio of 1, no floor).
-    recent: LeanTpsBudget,
-    /// Earned, not yet spent, in thousandths of a retry; above the cap
-    /// until a withdrawal cuts it down (deposits add without looking).
-    balance: Stripes,
-    /// Serialises withdrawals, which read and rewrite the balance.
-    spend: Mutex<()>,
+    /// Deposits not yet counted in a slot of the window.
+    pending: Stripes,
+    /// The window and the balance: read and rewritten by withdrawals (rare)
+    /// and roll-overs (one deposit in [`CLOCK_EVERY`]).
+    account: Mutex<Account>,
     /// [`FRESH`], [`FIRST_REQUEST`] or [`SEASONED`].
     life: AtomicU8,
     /// What one request earns, in thousandths of a retry.
     earn: isize,
     /// Retries kept whatever the recent traffic, in thousandths.
     reserve: isize,
+    /// The time of one slot: `ttl / SLOTS`.
+    slot: Duration,
+}
+
+#[derive(Debug)]
+struct Account {
+    /// Deposits per slot (tower's window).
+    slots: [isize; SLOTS],
+    index: usize,
+    /// When the current slot began.
+    since: Instant,
+    /// Deposits ever moved from `pending` into a slot.
+    committed: isize,
+    /// Deposits already earned into `balance`.
+    credited: isize,
+    /// Earned, not yet spent, in thousandths of a retry.
+    balance: isize,
 }
 
 impl EarnedBudget {
     /// Callers check the parameters first: see `RetryPolicy::earned_budget`.
     pub(crate) fn new(ttl: Duration, reserve: u32, retry_ratio: f32) -> Self {
+        let reserve = (reserve as isize).saturating_mul(MILLI);
         EarnedBudget {
-            recent: LeanTpsBudget::new(ttl, 0, 1.0),
-            balance: Stripes::default(),
-            spend: Mutex::new(()),
+            pending: Stripes::default(),
+            account: Mutex::new(Account {
+                slots: [0; SLOTS],
+                index: 0,
+                since: Instant::now(),
+                committed: 0,
+                credited: 0,
+                balance: reserve,
+            }),
             life: AtomicU8::new(FRESH),
             earn: (f64::from(retry_ratio) * MILLI as f64).round() as isize,
-            reserve: (reserve as isize).saturating_mul(MILLI),
+            reserve,
+            slot: ttl / SLOTS as u32,
         }
-        .with_reserve()
     }
 
-    /// The reserve is there from the start.
-    fn with_reserve(self) -> Self {
-        self.balance.add(self.reserve);
-        self
+    fn lock(&self) -> MutexGuard<'_, Account> {
+        self.account.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Moves the pending deposits into the window if a slot's time has
+    /// passed, clearing the slots that have expired (tower's `expire`).
+    fn roll(&self, account: &mut Account) {
+        let now = Instant::now();
+        let mut elapsed = now.saturating_duration_since(account.since);
+        if elapsed < self.slot {
+            return;
+        }
+        let moved = self.pending.take();
+        account.committed = account.committed.saturating_add(moved);
+        account.slots[account.index] = moved;
+        let mut index = (account.index + 1) % SLOTS;
+        let mut cleared = 0;
+        while elapsed > self.slot && cleared < SLOTS {
+            account.slots[index] = 0;
+            elapsed -= self.slot;
+            index = (index + 1) % SLOTS;
+            cleared += 1;
+        }
+        account.index = index;
+        account.since = now;
     }
 }
 
@@ -96,25 +149,37 @@ impl Budget for EarnedBudget {
                     Some((life + 1).min(SEASONED))
                 });
         }
-        self.recent.deposit();
-        self.balance.add(self.earn);
+        if self.pending.add_get(1) % CLOCK_EVERY == 0 {
+            if let Ok(mut account) = self.account.try_lock() {
+                self.roll(&mut account);
+            }
+        }
     }
 
     fn withdraw(&self) -> bool {
         if self.life.load(Ordering::SeqCst) == FIRST_REQUEST {
             return true;
         }
-        let _spend = self.spend.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut account = self.lock();
+        self.roll(&mut account);
+        let pending = self.pending.sum();
+        let deposits = account.committed.saturating_add(pending);
+        let earned = (deposits - account.credited).saturating_mul(self.earn);
+        account.credited = deposits;
+        let recent = account
+            .slots
+            .iter()
+            .fold(pending, |sum, &n| sum.saturating_add(n));
         let cap = self
             .reserve
-            .saturating_add(self.recent.windowed().saturating_mul(self.earn));
+            .saturating_add(recent.saturating_mul(self.earn));
         // The request that failed earned nothing: take its share back.
-        let mut balance = self.balance.take().min(cap) - self.earn;
+        let mut balance = account.balance.saturating_add(earned).min(cap) - self.earn;
         let granted = balance >= MILLI;
         if granted {
             balance -= MILLI;
         }
-        self.balance.add(balance.max(0));
+        account.balance = balance.max(0);
         granted
     }
 }

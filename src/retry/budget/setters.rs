@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use tower::retry::budget::Budget;
 
-use super::{amounts, EarnedBudget, LeanTpsBudget};
+use super::per_host::SharedBudget;
+use super::{amounts, EarnedBudget, HostBudgets, LeanTpsBudget};
 use crate::RetryPolicy;
 
 impl RetryPolicy {
@@ -35,7 +36,9 @@ impl RetryPolicy {
     where
         B: Budget + Send + Sync + 'static,
     {
-        self.config().budget = Some(Arc::new(budget));
+        let config = self.config();
+        config.budget = Some(Arc::new(budget));
+        config.host_budgets = None;
         self
     }
 
@@ -150,7 +153,64 @@ impl RetryPolicy {
     /// let policy = tower_http_retry::RetryPolicy::default().without_budget();
     /// ```
     pub fn without_budget(mut self) -> Self {
-        self.config().budget = None;
+        let config = self.config();
+        config.budget = None;
+        config.host_budgets = None;
+        self
+    }
+
+    /// One default budget ([`earned_budget`](Self::earned_budget)`(10 s, 2,
+    /// 0.2)`) per host instead of one for every host, so that a sick host
+    /// never spends the retries of the healthy ones. A host is the scheme,
+    /// host and port of the request's URI (lower case, the default port
+    /// filled in); requests without one share a budget. At most
+    /// `max_hosts` are kept, the least recently used dropped first; a host
+    /// seen again after that starts afresh, with a full reserve and its
+    /// first request trusted. Default: one budget for every host.
+    ///
+    /// A fleet's bound then holds per host: in an outage of every host at
+    /// once, each host's budget spends at most its own reserve.
+    /// [`HedgeLayer::budget_of`](crate::HedgeLayer::budget_of) shares a
+    /// policy's shared budget only: with budgets per host, give the hedge
+    /// layer a budget of its own.
+    ///
+    /// # Panics
+    ///
+    /// If `max_hosts` is 0.
+    ///
+    /// ```
+    /// let policy = tower_http_retry::RetryPolicy::default().budget_per_host(1024);
+    /// ```
+    pub fn budget_per_host(self, max_hosts: usize) -> Self {
+        self.budget_per_host_with(max_hosts, EarnedBudget::default)
+    }
+
+    /// One budget per host, as [`budget_per_host`](Self::budget_per_host),
+    /// each made by `make` when its host is first seen.
+    ///
+    /// # Panics
+    ///
+    /// If `max_hosts` is 0.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower::retry::budget::TpsBudget;
+    /// let policy = tower_http_retry::RetryPolicy::default()
+    ///     .budget_per_host_with(256, || TpsBudget::new(Duration::from_secs(10), 1, 0.2));
+    /// ```
+    pub fn budget_per_host_with<B, F>(mut self, max_hosts: usize, make: F) -> Self
+    where
+        B: Budget + Send + Sync + 'static,
+        F: Fn() -> B + Send + Sync + 'static,
+    {
+        assert!(
+            max_hosts >= 1,
+            "RetryPolicy::budget_per_host: `max_hosts` must be at least 1, got {max_hosts}"
+        );
+        let make = Arc::new(move || -> SharedBudget { Arc::new(make()) });
+        let config = self.config();
+        config.budget = None;
+        config.host_budgets = Some(Arc::new(HostBudgets::new(max_hosts, make)));
         self
     }
 }

@@ -43,6 +43,12 @@ impl Stripes {
         self.0[stripe()].fetch_add(amount, Ordering::SeqCst);
     }
 
+    /// Adds `amount` on this thread's stripe, and returns that stripe's
+    /// count after it (a count of this thread's stripe only).
+    pub(crate) fn add_get(&self, amount: isize) -> isize {
+        self.0[stripe()].fetch_add(amount, Ordering::SeqCst) + amount
+    }
+
     /// The count, read stripe by stripe.
     pub(crate) fn sum(&self) -> isize {
         self.0

@@ -8,6 +8,7 @@ use tokio::runtime::{Builder, Runtime};
 use tower::retry::budget::{Budget, TpsBudget};
 
 use super::tps::{amounts, LeanTpsBudget};
+use super::EarnedBudget;
 
 /// A runtime whose clock moves only when told to.
 fn paused() -> Runtime {
@@ -205,4 +206,40 @@ fn a_seventh_is_a_retry_every_seven_requests() {
     assert!(!b.withdraw(), "a retry after 6 deposits");
     b.deposit();
     assert!(b.withdraw());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// An outage earns nothing: when every request fails (each deposit is
+    /// followed by at least one withdrawal), the retries granted after the
+    /// first request stay within what it held when the outage began (the
+    /// reserve plus `ratio` of the last `ttl` of requests), whatever the pace, the
+    /// parameters, or what the budget earned before.
+    #[test]
+    fn in_an_outage_the_earned_budget_grants_only_what_it_held(
+        healthy in 0usize..500,
+        outage in prop::collection::vec((1usize..4, 0u64..3_000), 1..300),
+        reserve in 0u32..5,
+        ratio in prop::sample::select(vec![0.05f32, 0.1, 0.2, 0.5, 1.0]),
+        ttl in 1u64..=20,
+    ) {
+        let rt = paused();
+        let _guard = rt.enter();
+        let b = EarnedBudget::new(Duration::from_secs(ttl), reserve, ratio);
+        // Healthy requests, 10 ms apart: what they earn is capped at the
+        // reserve plus `ratio` of the last `ttl` of them.
+        for _ in 0..healthy.max(2) {
+            b.deposit();
+            advance(&rt, Duration::from_millis(10));
+        }
+        let held = f64::from(reserve) + f64::from(ratio) * (healthy.max(2) as f64).min(ttl as f64 * 100.0);
+        let mut granted = 0;
+        for (withdrawals, ms) in outage {
+            b.deposit();
+            granted += (0..withdrawals).filter(|_| b.withdraw()).count();
+            advance(&rt, Duration::from_millis(ms));
+        }
+        prop_assert!(granted as f64 <= held + 1.0, "{} granted, {} held", granted, held);
+    }
 }

@@ -130,13 +130,6 @@ impl LeanTpsBudget {
             .saturating_add(self.reserve)
     }
 
-    /// What the window holds now, in the budget's units, the reserve left
-    /// out: with a ratio of 1 and no floor, the requests of the last `ttl`.
-    pub(crate) fn windowed(&self) -> isize {
-        self.roll();
-        self.sum().saturating_sub(self.reserve)
-    }
-
     /// Rolls the window over, waiting for the lock.
     fn roll(&self) {
         let mut gen = self
