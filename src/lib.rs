@@ -60,7 +60,9 @@
 //! headers and buffered body or the error, and returns a
 //! [`Verdict`](retry::Verdict) (`Default`, `Final`, `Retry`,
 //! `RetryAfter(d)`, `NotProcessed`); the bounds still apply. See
-//! [`retry`](retry#classifier).
+//! [`retry`](retry#classifier). [`CircuitBreakerConfig::classify`] takes
+//! the same rule, so that what it makes transient the breaker counts as a
+//! failure.
 //!
 //! ```
 //! use std::convert::Infallible;
