@@ -11,7 +11,9 @@ mod support;
 use std::io;
 use std::sync::{Arc, Mutex};
 
+use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
+use http_body_util::Full;
 use support::{attempts, fast_policy, request, TestServer};
 use tower::{service_fn, BoxError, Service, ServiceBuilder, ServiceExt};
 use tower_http_retry::circuit_breaker::CircuitBreaker;
@@ -19,6 +21,16 @@ use tower_http_retry::retry::{Outcome, Verdict};
 use tower_http_retry::{
     CircuitBreakerConfig, CircuitBreakerLayer, CircuitOpen, CircuitState, RetryLayer,
 };
+
+/// A PUT of the server's `/lock` through `client`.
+async fn put_lock<S>(client: S, server: &TestServer) -> Result<S::Response, S::Error>
+where
+    S: Service<Request<Full<Bytes>>>,
+{
+    client
+        .oneshot(request(Method::PUT, &server.url("/lock")))
+        .await
+}
 
 /// A 409 over loopback, with one rule making it transient: the retry layer
 /// retries it and the breaker counts each attempt as a failure, so it
@@ -51,11 +63,7 @@ async fn one_rule_makes_409_transient_for_retries_and_breaker() {
         .layer(breaker)
         .service(support::client());
 
-    let res = client
-        .clone()
-        .oneshot(request(Method::PUT, &server.url("/lock")))
-        .await
-        .unwrap();
+    let res = put_lock(client.clone(), &server).await.unwrap();
     assert_eq!(res.status(), StatusCode::CONFLICT);
     assert_eq!(attempts(&res), Some(3));
     assert_eq!(server.calls(), 3);
@@ -66,10 +74,7 @@ async fn one_rule_makes_409_transient_for_retries_and_breaker() {
     assert_eq!(handle.metrics().failures, 3);
 
     // Open: the next call fails fast, and is not retried.
-    let err = client
-        .oneshot(request(Method::PUT, &server.url("/lock")))
-        .await
-        .unwrap_err();
+    let err = put_lock(client, &server).await.unwrap_err();
     assert!(err.downcast_ref::<CircuitOpen>().is_some());
     assert_eq!(server.calls(), 3);
 }
@@ -89,11 +94,7 @@ async fn without_the_rule_409_is_an_answer() {
         .layer(breaker)
         .service(support::client());
     for _ in 0..3 {
-        let res = client
-            .clone()
-            .oneshot(request(Method::PUT, &server.url("/lock")))
-            .await
-            .unwrap();
+        let res = put_lock(client.clone(), &server).await.unwrap();
         assert_eq!(res.status(), StatusCode::CONFLICT);
     }
     assert_eq!(handle.state(), CircuitState::Closed);
