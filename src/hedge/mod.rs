@@ -54,6 +54,10 @@
 //!       HTTP client
 //! ```
 //!
+//! To a breaker beneath, a losing attempt is an abandoned call: what it
+//! counts as is the breaker's
+//! [`abandoned_calls`](crate::CircuitBreakerConfig::abandoned_calls) setting.
+//!
 //! # Tracing
 //!
 //! | event | level | fields |
