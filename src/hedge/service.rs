@@ -122,11 +122,7 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let config = &self.config;
-        if config.deposit {
-            if let Some(budget) = &config.budget {
-                budget.deposit();
-            }
-        }
+        config.deposit();
         if config.max_hedges == 0 || !is_replayable(&req) {
             return ResponseFuture::single(self.inner.call(req), config);
         }
