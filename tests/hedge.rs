@@ -10,7 +10,8 @@ use http::{Method, Request, Response, StatusCode};
 use tokio::time::Instant;
 use tower::retry::budget::Budget;
 use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
-use tower_http_retry::{Attempts, CircuitOpen, HedgeLayer, ResendCount, RetryLayer, RetryPolicy};
+use tower_http_retry::retry::ResendCount;
+use tower_http_retry::{Attempts, CircuitOpen, HedgeLayer, RetryLayer, RetryPolicy};
 
 /// What the downstream does with its n-th call (0-based).
 #[derive(Clone, Copy)]

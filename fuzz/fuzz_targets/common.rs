@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use http::{Request, Response};
 use tower::retry::Policy;
-use tower_http_retry::retry::WaitSource;
-use tower_http_retry::{RetryEvent, RetryPolicy};
+use tower_http_retry::retry::{RetryEvent, WaitSource};
+use tower_http_retry::RetryPolicy;
 
 pub fn runtime() -> &'static tokio::runtime::Runtime {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();

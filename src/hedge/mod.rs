@@ -34,7 +34,7 @@
 //!
 //! The response carries [`Attempts`](crate::Attempts): the attempts
 //! started (unless a `RetryLayer` beneath already set it). Each hedge
-//! carries a [`ResendCount`](crate::ResendCount): the attempts started
+//! carries a [`ResendCount`](crate::retry::ResendCount): the attempts started
 //! before it.
 //!
 //! # Why not `tower::hedge`

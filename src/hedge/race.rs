@@ -15,7 +15,8 @@ use tower_service::Service;
 use super::layer::Config;
 use crate::body::ReplayHandle;
 use crate::classify::ErrorClass;
-use crate::{Attempts, ResendCount};
+use crate::retry::ResendCount;
+use crate::Attempts;
 
 /// A hedge in flight. Boxed: their number is known only at run time, and
 /// a `Vec` of futures needs each pinned where it is; the allocation is
