@@ -22,9 +22,10 @@ use tower::retry::Retry;
 use tower::timeout::Timeout;
 use tower::{ServiceBuilder, ServiceExt};
 use tower_http_retry::backoff::ExponentialBackoff;
+use tower_http_retry::circuit_breaker::CircuitBreaker;
+use tower_http_retry::retry::{BoxResponseBody, BoxResponseBodyLayer};
 use tower_http_retry::{
-    Attempts, BoxResponseBody, BoxResponseBodyLayer, CircuitBreaker, CircuitBreakerConfig,
-    CircuitBreakerLayer, CircuitOpen, RetryLayer, RetryPolicy,
+    Attempts, CircuitBreakerConfig, CircuitBreakerLayer, CircuitOpen, RetryLayer, RetryPolicy,
 };
 
 /// The outbound stack, built once and shared by every request the app

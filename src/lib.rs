@@ -21,7 +21,7 @@
 //!   limit. See [`body`].
 //! - [`BufferResponseLayer`] reads the response body before the decision,
 //!   so a failure half-way through it is a failed attempt. See [`body`].
-//! - [`RateLimitPaceLayer`] holds back requests to a host whose quota is
+//! - [`RateLimitPaceLayer`](pace::RateLimitPaceLayer) holds back requests to a host whose quota is
 //!   spent, until its reset. See [`pace`].
 //! - [`backoff`] holds the schedules; [`ErrorClass`] is the one failure
 //!   classification that both layers share.
@@ -60,7 +60,9 @@
 //! headers and buffered body or the error, and returns a
 //! [`Verdict`](retry::Verdict) (`Default`, `Final`, `Retry`,
 //! `RetryAfter(d)`, `NotProcessed`); the bounds still apply. See
-//! [`retry`](retry#classifier).
+//! [`retry`](retry#classifier). [`CircuitBreakerConfig::classify`] takes
+//! the same rule, so that what it makes transient the breaker counts as a
+//! failure.
 //!
 //! ```
 //! use std::convert::Infallible;
@@ -104,9 +106,9 @@
 //! `tracing` events for every retry, every give-up and every breaker
 //! transition (their levels and fields are listed in [`retry`] and
 //! [`circuit_breaker`]); hooks ([`RetryPolicy::on_retry`] with a
-//! [`RetryEvent`], [`RetryPolicy::on_give_up`] with a [`GiveUpEvent`],
+//! [`RetryEvent`](retry::RetryEvent), [`RetryPolicy::on_give_up`] with a [`GiveUpEvent`](retry::GiveUpEvent),
 //! [`CircuitBreakerConfig::on_state_change`]);
-//! an [`Attempts`] extension on every response and a [`ResendCount`] on
+//! an [`Attempts`] extension on every response and a [`ResendCount`](retry::ResendCount) on
 //! every replay (OpenTelemetry's `http.request.resend_count`).
 //!
 //! # Features
@@ -144,17 +146,10 @@ pub mod throttle;
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub use crate::reqwest::ReqwestService;
 pub use body::{BufferResponseLayer, ReplayBody, ReplayBodyLayer};
-pub use circuit_breaker::{
-    CircuitBreaker, CircuitBreakerConfig, CircuitBreakerHandle, CircuitBreakerLayer, CircuitOpen,
-    CircuitState,
-};
+pub use circuit_breaker::{CircuitBreakerConfig, CircuitBreakerLayer, CircuitOpen, CircuitState};
 pub use classify::ErrorClass;
 pub use hedge::HedgeLayer;
-pub use pace::{QuotaExhausted, RateLimitPaceLayer};
-pub use retry::{
-    Attempts, BoxResponseBody, BoxResponseBodyLayer, GiveUpEvent, ResendCount, RetryEvent,
-    RetryLayer, RetryPolicy, RetryReason,
-};
+pub use retry::{Attempts, RetryLayer, RetryPolicy};
 pub use throttle::{AdaptiveThrottleLayer, Throttled};
 
 // The README's examples compile and run as doctests (they need every

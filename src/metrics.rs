@@ -22,7 +22,8 @@
 //! Install any `metrics` recorder (Prometheus exporter, …) to collect them;
 //! without one they cost a relaxed atomic load.
 
-use crate::{CircuitState, RetryReason};
+use crate::retry::RetryReason;
+use crate::CircuitState;
 
 pub(crate) fn retry(reason: RetryReason) {
     metrics::counter!("tower_http_retry_retries_total", "reason" => reason.to_string())

@@ -24,7 +24,14 @@ type Pending = <::reqwest::Client as Service<::reqwest::Request>>::Future;
 ///   bytes, as plain reqwest holds it, so reqwest can send it again and
 ///   follows redirects with it; any other body is streamed (reqwest does
 ///   not follow a redirect that would resend it).
-/// - Responses: `http::Response<reqwest::Body>`.
+///   A `reqwest::Body` (from `http::Request::try_from(reqwest::Request)`)
+///   is not `Clone`, which [`RetryLayer`](crate::RetryLayer) needs: put
+///   [`ReplayBodyLayer`](crate::ReplayBodyLayer) above it (without it:
+///   "the trait `Clone` is not implemented for `Body`", "required for
+///   `RetryPolicy` to implement `Policy<…>`").
+/// - Responses: `http::Response<reqwest::Body>`; `reqwest::Response::from`
+///   turns one back into a `reqwest::Response` (`.text()`, `.json()`),
+///   extensions ([`Attempts`](crate::Attempts)) included.
 /// - Errors: `reqwest::Error`; its connect errors classify as
 ///   [`ErrorClass::NeverSent`](crate::ErrorClass::NeverSent), so even a POST
 ///   is retried after a refused connection.
@@ -40,6 +47,26 @@ type Pending = <::reqwest::Client as Service<::reqwest::Request>>::Future;
 ///     .service(ReqwestService::new(reqwest::Client::new()));
 /// # fn is_service<S: tower::Service<http::Request<Full<Bytes>>>>(_: &S) {}
 /// # is_service(&client);
+/// ```
+///
+/// From reqwest's request builder to the stack, and back:
+///
+/// ```no_run
+/// use tower::{ServiceBuilder, ServiceExt};
+/// use tower_http_retry::{ReplayBodyLayer, ReqwestService, RetryLayer, RetryPolicy};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+/// let http = reqwest::Client::new();
+/// let client = ServiceBuilder::new()
+///     .layer(ReplayBodyLayer::new(64 * 1024)) // reqwest::Body is not Clone
+///     .layer(RetryLayer::new(RetryPolicy::default()))
+///     .service(ReqwestService::new(http.clone()));
+///
+/// let request = http.get("http://127.0.0.1:8080/").build()?;
+/// let response = client.oneshot(http::Request::try_from(request)?).await?;
+/// let text = reqwest::Response::from(response).text().await?;
+/// # Ok(())
+/// # }
 /// ```
 #[derive(Debug, Clone)]
 pub struct ReqwestService {

@@ -17,9 +17,9 @@ use tokio::sync::Semaphore;
 use tower::{BoxError, Layer, Service, ServiceBuilder, ServiceExt};
 use tower_http_retry::backoff::ConstantBackoff;
 use tower_http_retry::circuit_breaker::future::ResponseFuture;
+use tower_http_retry::circuit_breaker::CircuitBreaker;
 use tower_http_retry::{
-    CircuitBreaker, CircuitBreakerConfig, CircuitBreakerLayer, CircuitOpen, CircuitState,
-    RetryLayer, RetryPolicy,
+    CircuitBreakerConfig, CircuitBreakerLayer, CircuitOpen, CircuitState, RetryLayer, RetryPolicy,
 };
 
 /// The in-memory downstream and the helpers of these tests.

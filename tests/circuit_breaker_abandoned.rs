@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use http::{Request, Response};
 use tower::{service_fn, BoxError, Service, ServiceExt};
-use tower_http_retry::circuit_breaker::AbandonedCalls;
-use tower_http_retry::{CircuitBreaker, CircuitBreakerConfig, CircuitOpen, CircuitState};
+use tower_http_retry::circuit_breaker::{AbandonedCalls, CircuitBreaker};
+use tower_http_retry::{CircuitBreakerConfig, CircuitOpen, CircuitState};
 
 type Svc = tower::util::BoxCloneSyncService<Request<()>, Response<()>, Infallible>;
 

@@ -12,10 +12,8 @@ use std::time::Duration;
 use http::{Request, Response, StatusCode};
 use support::Logs;
 use tower::{BoxError, Layer, Service, ServiceExt};
-use tower_http_retry::circuit_breaker::StateChange;
-use tower_http_retry::{
-    CircuitBreakerConfig, CircuitBreakerHandle, CircuitBreakerLayer, CircuitOpen, CircuitState,
-};
+use tower_http_retry::circuit_breaker::{CircuitBreakerHandle, StateChange};
+use tower_http_retry::{CircuitBreakerConfig, CircuitBreakerLayer, CircuitOpen, CircuitState};
 
 /// A downstream answering 503 while `sick` holds, else 200.
 fn downstream(

@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use http::{Request, Response, StatusCode};
 use tower::{service_fn, BoxError, Service, ServiceExt};
-use tower_http_retry::{CircuitBreaker, CircuitBreakerConfig, CircuitOpen, CircuitState};
+use tower_http_retry::circuit_breaker::CircuitBreaker;
+use tower_http_retry::{CircuitBreakerConfig, CircuitOpen, CircuitState};
 
 /// A downstream answering with `status`, counting its calls.
 fn answering(

@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use http::{Request, Response, StatusCode};
 use tower::{service_fn, BoxError, Service, ServiceExt};
-use tower_http_retry::circuit_breaker::StateChange;
-use tower_http_retry::{CircuitBreaker, CircuitBreakerConfig, CircuitOpen, CircuitState};
+use tower_http_retry::circuit_breaker::{CircuitBreaker, StateChange};
+use tower_http_retry::{CircuitBreakerConfig, CircuitOpen, CircuitState};
 
 type Svc = tower::util::BoxCloneSyncService<Request<()>, Response<()>, Infallible>;
 

@@ -15,8 +15,10 @@ use support::recording;
 use tokio::time::Instant;
 use tower::{service_fn, BoxError, ServiceBuilder, ServiceExt};
 use tower_http_retry::backoff::ConstantBackoff;
-use tower_http_retry::retry::{GiveUpReason, Outcome, Verdict, WaitSource};
-use tower_http_retry::{Attempts, CircuitOpen, GiveUpEvent, RetryEvent, RetryLayer, RetryPolicy};
+use tower_http_retry::retry::{
+    GiveUpEvent, GiveUpReason, Outcome, RetryEvent, Verdict, WaitSource,
+};
+use tower_http_retry::{Attempts, CircuitOpen, RetryLayer, RetryPolicy};
 
 /// A policy with a 1 ms constant backoff and no budget.
 fn quick() -> RetryPolicy {

@@ -10,7 +10,8 @@ use http::{Method, Request, Response, StatusCode};
 use tokio::time::Instant;
 use tower::retry::budget::Budget;
 use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
-use tower_http_retry::{Attempts, CircuitOpen, HedgeLayer, ResendCount, RetryLayer, RetryPolicy};
+use tower_http_retry::retry::ResendCount;
+use tower_http_retry::{Attempts, CircuitOpen, HedgeLayer, RetryLayer, RetryPolicy};
 
 /// What the downstream does with its n-th call (0-based).
 #[derive(Clone, Copy)]
@@ -258,6 +259,43 @@ async fn budget_of_a_policy_spends_it_without_depositing() {
     let res = svc.oneshot(get()).await.unwrap();
     assert_eq!(attempts(&res), Some(1));
     assert_eq!(down.calls().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn budget_of_a_policy_with_budgets_per_host_spends_the_host_s() {
+    // A budget per host that refuses every withdrawal: the hedge asks the
+    // budget of its request's host, not a shared one.
+    let per_host = RetryPolicy::default().budget_per_host_with(8, Refusing::default);
+    let down = Downstream::new(|_| Plan::Respond(100 * MS, 200));
+    let svc = HedgeLayer::new(10 * MS)
+        .budget_of(&per_host)
+        .layer_service(down.clone());
+    let to = |host: &str| {
+        Request::get(format!("http://{host}/"))
+            .body(String::new())
+            .unwrap()
+    };
+    let res = svc.clone().oneshot(to("sick.example")).await.unwrap();
+    assert_eq!(
+        attempts(&res),
+        Some(1),
+        "the host's budget refuses the hedge"
+    );
+
+    // A budget per host that always grants: hedges go on host by host.
+    let granting = RetryPolicy::default().budget_per_host_with(8, || {
+        tower::retry::budget::TpsBudget::new(Duration::from_secs(10), 100, 0.2)
+    });
+    let down = Downstream::new(|_| Plan::Respond(100 * MS, 200));
+    let svc = HedgeLayer::new(10 * MS)
+        .budget_of(&granting)
+        .layer_service(down.clone());
+    let res = svc.oneshot(to("well.example")).await.unwrap();
+    assert_eq!(
+        attempts(&res),
+        Some(2),
+        "the host's own budget grants the hedge"
+    );
 }
 
 #[tokio::test(start_paused = true)]

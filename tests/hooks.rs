@@ -9,7 +9,8 @@ use std::time::Duration;
 use http::Method;
 use support::*;
 use tower::{ServiceBuilder, ServiceExt};
-use tower_http_retry::{GiveUpEvent, RetryEvent, RetryLayer};
+use tower_http_retry::retry::{GiveUpEvent, RetryEvent};
+use tower_http_retry::RetryLayer;
 
 #[tokio::test]
 async fn on_retry_and_on_give_up_are_called() {

@@ -9,8 +9,8 @@ use http::{HeaderValue, Method, Request, Response, StatusCode};
 use proptest::prelude::*;
 use tower::retry::Policy;
 use tower_http_retry::backoff::{Backoff, ExponentialBackoff, Jitter};
-use tower_http_retry::retry::WaitSource;
-use tower_http_retry::{RetryEvent, RetryPolicy};
+use tower_http_retry::retry::{RetryEvent, WaitSource};
+use tower_http_retry::RetryPolicy;
 
 fn jitter() -> impl Strategy<Value = Jitter> {
     prop_oneof![
@@ -312,7 +312,7 @@ proptest! {
         cap_s in 0u64..120,
     ) {
         use tower::{Service, ServiceExt};
-        use tower_http_retry::{QuotaExhausted, RateLimitPaceLayer};
+        use tower_http_retry::pace::{QuotaExhausted, RateLimitPaceLayer};
         use tower::Layer;
 
         let rt = timed_runtime(true);

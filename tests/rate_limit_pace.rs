@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use http::{Method, StatusCode};
 use support::{attempts, client, fast_policy, request};
 use tower::{Service, ServiceBuilder, ServiceExt};
-use tower_http_retry::{ErrorClass, QuotaExhausted, RateLimitPaceLayer, RetryLayer};
+use tower_http_retry::pace::{QuotaExhausted, RateLimitPaceLayer};
+use tower_http_retry::{ErrorClass, RetryLayer};
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, Request as Received, Respond, ResponseTemplate};
 

@@ -11,7 +11,8 @@ use http_body_util::Full;
 use support::*;
 use tower::{Layer, ServiceBuilder, ServiceExt};
 use tower_http_retry::backoff::{ConstantBackoff, ExponentialBackoff, Jitter};
-use tower_http_retry::{ResendCount, RetryLayer, RetryPolicy};
+use tower_http_retry::retry::ResendCount;
+use tower_http_retry::{RetryLayer, RetryPolicy};
 
 async fn get_through(
     policy: RetryPolicy,

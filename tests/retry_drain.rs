@@ -19,7 +19,8 @@ use support::*;
 use tokio::time::Instant;
 use tower::{service_fn, BoxError, Layer, ServiceBuilder, ServiceExt};
 use tower_http_retry::backoff::ConstantBackoff;
-use tower_http_retry::{BoxResponseBody, BoxResponseBodyLayer, RetryLayer, RetryPolicy};
+use tower_http_retry::retry::{BoxResponseBody, BoxResponseBodyLayer};
+use tower_http_retry::{RetryLayer, RetryPolicy};
 
 /// A body always ready with `frame()`, for ever; counts the frames it gave.
 fn endless(frame: fn() -> Frame<Bytes>, given: Arc<AtomicU64>) -> BoxBody<Bytes, BoxError> {

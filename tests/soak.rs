@@ -21,9 +21,8 @@ use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use tower::{service_fn, Service, ServiceBuilder, ServiceExt};
 use tower_http_retry::backoff::ConstantBackoff;
-use tower_http_retry::{
-    CircuitBreakerConfig, CircuitBreakerLayer, ResendCount, RetryLayer, RetryPolicy,
-};
+use tower_http_retry::retry::ResendCount;
+use tower_http_retry::{CircuitBreakerConfig, CircuitBreakerLayer, RetryLayer, RetryPolicy};
 
 struct Live;
 

@@ -13,9 +13,8 @@ use http::{Request, Response, StatusCode, Uri};
 use support::Logs;
 use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
 use tower_http_retry::backoff::ConstantBackoff;
-use tower_http_retry::{
-    AdaptiveThrottleLayer, ErrorClass, RetryLayer, RetryPolicy, RetryReason, Throttled,
-};
+use tower_http_retry::retry::RetryReason;
+use tower_http_retry::{AdaptiveThrottleLayer, ErrorClass, RetryLayer, RetryPolicy, Throttled};
 
 /// What the downstream answers, changed by the test as it goes: a status,
 /// or 0 for "connection refused", 1 for "connection reset".

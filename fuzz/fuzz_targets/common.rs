@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use http::{Request, Response};
 use tower::retry::Policy;
-use tower_http_retry::{RetryEvent, RetryPolicy};
+use tower_http_retry::retry::{RetryEvent, WaitSource};
+use tower_http_retry::RetryPolicy;
 
 pub fn runtime() -> &'static tokio::runtime::Runtime {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
@@ -19,7 +20,8 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
 }
 
 /// Runs one retry decision; returns the wait chosen, if the policy retries,
-/// and whether the server named it (`Retry-After`) or the backoff did.
+/// and whether the server named it (`Retry-After`, a rate-limit header) or
+/// the backoff did.
 pub fn decide(
     policy: RetryPolicy,
     mut req: Request<()>,
@@ -29,7 +31,7 @@ pub fn decide(
     let chosen = Arc::new(Mutex::new(None));
     let c = chosen.clone();
     let mut policy = policy.on_retry(move |e: &RetryEvent<'_>| {
-        *c.lock().expect("not poisoned") = Some((e.delay, e.from_retry_after));
+        *c.lock().expect("not poisoned") = Some((e.delay, e.delay_from != WaitSource::Backoff));
     });
     let _ = Policy::<_, Response<()>, std::io::Error>::clone_request(&mut policy, &req);
     let retried = Policy::retry(&mut policy, &mut req, &mut result).is_some();

@@ -1,10 +1,13 @@
-//! The pluggable rule deciding which outcomes count against a downstream.
+//! The pluggable rules deciding which outcomes count against a downstream:
+//! a yes/no [`FailureClassifier`], and the retry layer's own rule (a
+//! [`Classifier`](crate::retry::Classifier) giving a [`Verdict`]), read as
+//! [`Recorded`] says.
 
 use std::error::Error;
 
 use http::StatusCode;
 
-use crate::classify::DEFAULT_RETRY_STATUSES;
+use crate::classify::{Verdict, DEFAULT_RETRY_STATUSES};
 
 /// Decides whether the outcome of a call is a failure, to be counted
 /// against the downstream.
@@ -20,6 +23,11 @@ use crate::classify::DEFAULT_RETRY_STATUSES;
 /// never reached the server, a [`CircuitOpen`](crate::CircuitOpen) from a
 /// breaker beneath): such an outcome says nothing of the downstream, and
 /// counts as neither a failure nor a success (a probe's permit goes back).
+///
+/// To give the breaker the same rule as the retry layer (an
+/// [`Outcome`](crate::retry::Outcome) in, a [`Verdict`] out), use
+/// [`CircuitBreakerConfig::classify`](crate::CircuitBreakerConfig::classify):
+/// where that rule says [`Verdict::Default`], this classifier decides.
 ///
 /// Closures implement it:
 ///
@@ -79,5 +87,59 @@ impl FailureClassifier for DefaultFailureClassifier {
             Ok(status) => DEFAULT_RETRY_STATUSES.contains(&status),
             Err(_) => true,
         }
+    }
+}
+
+/// What the breaker records for a call, from the [`Verdict`] of a rule set
+/// with [`CircuitBreakerConfig::classify`](crate::CircuitBreakerConfig::classify).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Recorded {
+    /// A failure: the outcome is transient, the retry layer would retry it.
+    Failure,
+    /// A success: the downstream answered, and its answer stands.
+    Success,
+    /// Nothing (a probe's permit goes back): an error retrying cannot help
+    /// says nothing of the downstream's health.
+    Nothing,
+}
+
+impl Recorded {
+    /// What `verdict`, on a response or (`is_error`) an error, records;
+    /// `None` for [`Verdict::Default`]: the [`FailureClassifier`] decides.
+    pub(crate) fn of(verdict: Verdict, is_error: bool) -> Option<Recorded> {
+        match verdict {
+            Verdict::Default => None,
+            // "Transient" for the retry layer is "a failure" for the
+            // breaker: one vocabulary, one meaning.
+            Verdict::Retry | Verdict::RetryAfter(_) | Verdict::NotProcessed => {
+                Some(Recorded::Failure)
+            }
+            // As the built-in rules treat an error classed `Fatal`.
+            Verdict::Final if is_error => Some(Recorded::Nothing),
+            Verdict::Final => Some(Recorded::Success),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::{Recorded, Verdict};
+
+    #[test]
+    fn verdicts_map_to_what_is_recorded() {
+        for is_error in [false, true] {
+            assert_eq!(Recorded::of(Verdict::Default, is_error), None);
+            for transient in [
+                Verdict::Retry,
+                Verdict::RetryAfter(Duration::from_secs(1)),
+                Verdict::NotProcessed,
+            ] {
+                assert_eq!(Recorded::of(transient, is_error), Some(Recorded::Failure));
+            }
+        }
+        assert_eq!(Recorded::of(Verdict::Final, false), Some(Recorded::Success));
+        assert_eq!(Recorded::of(Verdict::Final, true), Some(Recorded::Nothing));
     }
 }

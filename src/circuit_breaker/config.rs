@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::classifier::{DefaultFailureClassifier, FailureClassifier};
 use super::vocabulary::{AbandonedCalls, StateChange, WindowKind};
+use crate::classify::Classifier;
 
 /// The callback of [`CircuitBreakerConfig::on_state_change`].
 pub(crate) type StateChangeHook = Arc<dyn Fn(&StateChange<'_>) + Send + Sync>;
@@ -38,6 +39,7 @@ pub(crate) const MAX_HALF_OPEN_CALLS: u32 = (1 << 15) - 1;
 /// | [`half_open_calls`](Self::half_open_calls) | 1 |
 /// | [`max_probe_duration`](Self::max_probe_duration) | 60 s |
 /// | [`abandoned_calls`](Self::abandoned_calls) | [`AbandonedCalls::SlowWhenLate`]: slow when abandoned after the slow-call duration, else nothing |
+/// | [`classify`](Self::classify) | none: the failure classifier decides |
 /// | [`classifier`](Self::classifier) | [`DefaultFailureClassifier`]: transport errors, 408, 429, 500, 502, 503, 504 |
 /// | [`on_state_change`](Self::on_state_change) | none |
 /// | [`max_hosts`](Self::max_hosts) | 1,024 (per-host breakers only) |
@@ -76,6 +78,9 @@ pub struct CircuitBreakerConfig {
     pub(crate) max_probe_duration: Duration,
     pub(crate) abandoned_calls: AbandonedCalls,
     pub(crate) classifier: Arc<dyn FailureClassifier>,
+    /// The rule of [`classify`](Self::classify); `None` keeps the fast
+    /// path free of it (no request fields kept, no `Outcome` built).
+    pub(crate) rule: Option<Arc<dyn Classifier>>,
     pub(crate) on_state_change: Option<StateChangeHook>,
     pub(crate) max_hosts: usize,
 }
@@ -97,6 +102,7 @@ impl Default for CircuitBreakerConfig {
             max_probe_duration: DEFAULT_MAX_PROBE_DURATION,
             abandoned_calls: AbandonedCalls::SlowWhenLate,
             classifier: Arc::new(DefaultFailureClassifier),
+            rule: None,
             on_state_change: None,
             max_hosts: DEFAULT_MAX_HOSTS,
         }
@@ -260,7 +266,7 @@ impl CircuitBreakerConfig {
     }
 
     /// How long the breaker stays open before it lets probes through.
-    /// `Duration::MAX` keeps it open until a [handle](crate::CircuitBreakerHandle)
+    /// `Duration::MAX` keeps it open until a [handle](crate::circuit_breaker::CircuitBreakerHandle)
     /// closes it. Default: 30 s.
     ///
     /// # Panics
@@ -394,6 +400,49 @@ impl CircuitBreakerConfig {
         self
     }
 
+    /// Reads the outcome of every call with `rule`, the retry layer's own
+    /// vocabulary ([`Outcome`](crate::retry::Outcome) in,
+    /// [`Verdict`](crate::retry::Verdict) out), so that one rule given to
+    /// [`RetryPolicy::classify`](crate::RetryPolicy::classify) and here
+    /// means the same to both layers: what the retry layer retries, the
+    /// breaker counts as a failure. Default: none.
+    ///
+    /// | verdict | the breaker records |
+    /// |---|---|
+    /// | `Retry`, `RetryAfter(_)`, `NotProcessed` | a failure (transient) |
+    /// | `Final` on a response | a success: the downstream answered, and its answer stands |
+    /// | `Final` on an error | nothing (a probe's permit goes back), as for an error classed [`Fatal`](crate::ErrorClass::Fatal) |
+    /// | `Default` | what the [`classifier`](Self::classifier) says (by default: transport errors, 408, 429, 500, 502, 503, 504) |
+    ///
+    /// The rule is never shown an error classed `Fatal` (nothing is
+    /// recorded for it). Its [`Outcome`](crate::retry::Outcome) has the
+    /// request's method, URI and headers (copied in `call`, which costs a
+    /// header-map clone per call: without a rule nothing is copied), the
+    /// attempt number (from the [`ResendCount`](crate::retry::ResendCount)
+    /// the retry layer puts on each replay), the response's status,
+    /// headers and buffered body, or the error.
+    ///
+    /// ```
+    /// use http::StatusCode;
+    /// use tower_http_retry::retry::{Outcome, Verdict};
+    /// use tower_http_retry::{CircuitBreakerConfig, RetryPolicy};
+    ///
+    /// // This API's 409 is a lock held by another writer: transient.
+    /// fn conflicts_are_transient(outcome: &Outcome<'_>) -> Verdict {
+    ///     match outcome.status() {
+    ///         Some(StatusCode::CONFLICT) => Verdict::Retry,
+    ///         _ => Verdict::Default,
+    ///     }
+    /// }
+    ///
+    /// let policy = RetryPolicy::default().classify(conflicts_are_transient);
+    /// let config = CircuitBreakerConfig::default().classify(conflicts_are_transient);
+    /// ```
+    pub fn classify<C: Classifier>(mut self, rule: C) -> Self {
+        self.rule = Some(Arc::new(rule));
+        self
+    }
+
     /// Calls `callback` after every change of state, outside the breaker's
     /// locks, with what the `tracing` event carries (see [`StateChange`]).
     /// With [per-host](crate::CircuitBreakerLayer::per_host) breakers it
@@ -484,6 +533,7 @@ impl fmt::Debug for CircuitBreakerConfig {
             .field("half_open_calls", &self.half_open_calls)
             .field("max_probe_duration", &self.max_probe_duration)
             .field("abandoned_calls", &self.abandoned_calls)
+            .field("classify", &self.rule.is_some())
             .field("on_state_change", &self.on_state_change.is_some())
             .field("max_hosts", &self.max_hosts)
             .finish_non_exhaustive()

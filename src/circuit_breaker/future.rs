@@ -1,22 +1,24 @@
-//! The response future of [`CircuitBreaker`](crate::CircuitBreaker).
+//! The response future of [`CircuitBreaker`](crate::circuit_breaker::CircuitBreaker).
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
-use http::{Response, StatusCode};
+use http::{HeaderMap, Method, Request, Response, Uri};
 use pin_project_lite::pin_project;
 use tokio::time::Instant;
 use tower::BoxError;
 
+use super::classifier::Recorded;
 use super::error::CircuitOpen;
 use super::state::{Breaker, Permit};
 use super::vocabulary::CallOutcome;
-use crate::classify::ErrorClass;
+use crate::classify::{ErrorClass, RequestView};
+use crate::retry::ResendCount;
 
 pin_project! {
-    /// The response future of [`CircuitBreaker`](crate::CircuitBreaker):
+    /// The response future of [`CircuitBreaker`](crate::circuit_breaker::CircuitBreaker):
     /// the inner service's future, which records its outcome when it
     /// completes, or a [`CircuitOpen`] error, ready at once.
     ///
@@ -80,7 +82,7 @@ where
                 Poll::Ready(match ready!(future.poll(cx)) {
                     Ok(response) => {
                         if let Some(guard) = guard.take() {
-                            guard.complete(Ok(response.status()));
+                            guard.complete(Ok(&response));
                         }
                         Ok(response)
                     }
@@ -93,7 +95,7 @@ where
                                 // neither a failure nor a success.
                                 guard.discard();
                             } else {
-                                guard.complete(Err(&*error));
+                                guard.complete::<B>(Err(&*error));
                             }
                         }
                         Err(error)
@@ -115,7 +117,20 @@ pub(crate) struct Guard {
     permit: Permit,
     /// When the call started; read only when slow calls are detected.
     start: Option<Instant>,
+    /// What the configured rule's `Outcome` needs of the request; kept
+    /// only when there is a rule.
+    request: Option<Box<KeptRequest>>,
     done: bool,
+}
+
+/// The request's part of an `Outcome`, kept from `call` (which gives the
+/// request away) for the rule of `CircuitBreakerConfig::classify`.
+#[derive(Debug)]
+struct KeptRequest {
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    attempt: u32,
 }
 
 impl Guard {
@@ -126,13 +141,59 @@ impl Guard {
             breaker,
             permit,
             start,
+            request: None,
             done: false,
         }
     }
 
-    fn complete(mut self, outcome: Result<StatusCode, &(dyn std::error::Error + 'static)>) {
+    /// Keeps what the configured rule will be shown of `req`; nothing
+    /// without a rule.
+    #[inline]
+    pub(crate) fn keep_request<B>(&mut self, req: &Request<B>) {
+        if self.breaker.config().rule.is_some() {
+            self.request = Some(Box::new(KeptRequest {
+                method: req.method().clone(),
+                uri: req.uri().clone(),
+                headers: req.headers().clone(),
+                // The retry layer marks each replay; none: the first attempt.
+                attempt: req
+                    .extensions()
+                    .get::<ResendCount>()
+                    .map_or(1, |n| n.get().saturating_add(1)),
+            }));
+        }
+    }
+
+    /// What the configured rule says of `outcome`; `None` when there is no
+    /// rule or it leaves the decision to the failure classifier.
+    fn ruled<B>(
+        &self,
+        outcome: Result<&Response<B>, &(dyn std::error::Error + 'static)>,
+    ) -> Option<Recorded> {
+        let (rule, kept) = (self.breaker.config().rule.as_ref()?, self.request.as_ref()?);
+        let view = RequestView {
+            method: &kept.method,
+            uri: &kept.uri,
+            headers: &kept.headers,
+        };
+        let verdict = match outcome {
+            Ok(response) => rule.classify(&view.answered(response, kept.attempt)),
+            Err(error) => rule.classify(&view.failed(Some(error), kept.attempt)),
+        };
+        Recorded::of(verdict, outcome.is_err())
+    }
+
+    fn complete<B>(self, outcome: Result<&Response<B>, &(dyn std::error::Error + 'static)>) {
+        let failure = match self.ruled(outcome) {
+            Some(Recorded::Nothing) => return self.discard(),
+            Some(recorded) => recorded == Recorded::Failure,
+            None => (self.breaker.config().classifier).is_failure(outcome.map(Response::status)),
+        };
+        self.record(failure);
+    }
+
+    fn record(mut self, failure: bool) {
         let config = self.breaker.config();
-        let failure = config.classifier.is_failure(outcome);
         let slow = match (self.start, config.slow_call_duration) {
             (Some(start), Some(limit)) => start.elapsed() > limit,
             _ => false,

@@ -27,7 +27,11 @@
 //!   never reached the server, a [`CircuitOpen`] from a breaker beneath, a
 //!   local refusal) is neither: it is not recorded, and a probe's permit
 //!   goes back. A [`FailureClassifier`] can replace the rule for the
-//!   other outcomes.
+//!   other outcomes; so can the retry layer's own rule, given to
+//!   [`CircuitBreakerConfig::classify`] as to
+//!   [`RetryPolicy::classify`](crate::RetryPolicy::classify): one rule, and
+//!   what it makes transient both layers treat so (retried, and counted as
+//!   a failure).
 //! - **Open**: `call` fails at once with [`CircuitOpen`], which names the
 //!   breaker and says when it lets a probe through; the inner service is
 //!   not called.

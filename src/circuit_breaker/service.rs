@@ -27,7 +27,8 @@ use super::{CircuitBreakerConfig, CircuitBreakerHandle, CircuitBreakerLayer};
 /// use std::convert::Infallible;
 /// use http::{Request, Response};
 /// use tower::{service_fn, ServiceExt};
-/// use tower_http_retry::{CircuitBreaker, CircuitBreakerConfig, CircuitState};
+/// use tower_http_retry::{CircuitBreakerConfig, CircuitState};
+/// use tower_http_retry::circuit_breaker::CircuitBreaker;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
@@ -71,7 +72,8 @@ impl<S> CircuitBreaker<S> {
     /// # use std::convert::Infallible;
     /// # use http::{Request, Response};
     /// use tower::service_fn;
-    /// use tower_http_retry::{CircuitBreaker, CircuitBreakerConfig};
+    /// use tower_http_retry::CircuitBreakerConfig;
+    /// use tower_http_retry::circuit_breaker::CircuitBreaker;
     ///
     /// let svc = CircuitBreaker::new(
     ///     service_fn(|_: Request<()>| async { Ok::<_, Infallible>(Response::new(())) }),
@@ -94,7 +96,8 @@ impl<S> CircuitBreaker<S> {
     /// [`CircuitBreakerLayer::new`].
     ///
     /// ```
-    /// use tower_http_retry::{CircuitBreaker, CircuitBreakerConfig};
+    /// use tower_http_retry::CircuitBreakerConfig;
+    /// use tower_http_retry::circuit_breaker::CircuitBreaker;
     /// let layer = CircuitBreaker::<()>::layer(CircuitBreakerConfig::default());
     /// ```
     pub fn layer(config: CircuitBreakerConfig) -> CircuitBreakerLayer {
@@ -107,7 +110,8 @@ impl<S> CircuitBreaker<S> {
     /// # use std::convert::Infallible;
     /// # use http::{Request, Response};
     /// # use tower::service_fn;
-    /// use tower_http_retry::{CircuitBreaker, CircuitBreakerConfig, CircuitState};
+    /// use tower_http_retry::{CircuitBreakerConfig, CircuitState};
+    /// use tower_http_retry::circuit_breaker::CircuitBreaker;
     /// # let inner = service_fn(|_: Request<()>| async { Ok::<_, Infallible>(Response::new(())) });
     /// let svc = CircuitBreaker::new(inner, CircuitBreakerConfig::default());
     /// assert_eq!(svc.handle().state(), CircuitState::Closed);
@@ -119,7 +123,8 @@ impl<S> CircuitBreaker<S> {
     /// The inner service.
     ///
     /// ```
-    /// use tower_http_retry::{CircuitBreaker, CircuitBreakerConfig};
+    /// use tower_http_retry::CircuitBreakerConfig;
+    /// use tower_http_retry::circuit_breaker::CircuitBreaker;
     /// let svc = CircuitBreaker::new(7, CircuitBreakerConfig::default());
     /// assert_eq!(*svc.get_ref(), 7);
     /// ```
@@ -130,7 +135,8 @@ impl<S> CircuitBreaker<S> {
     /// The inner service, mutably.
     ///
     /// ```
-    /// use tower_http_retry::{CircuitBreaker, CircuitBreakerConfig};
+    /// use tower_http_retry::CircuitBreakerConfig;
+    /// use tower_http_retry::circuit_breaker::CircuitBreaker;
     /// let mut svc = CircuitBreaker::new(7, CircuitBreakerConfig::default());
     /// *svc.get_mut() += 1;
     /// assert_eq!(*svc.get_ref(), 8);
@@ -142,7 +148,8 @@ impl<S> CircuitBreaker<S> {
     /// The inner service, consuming the breaker's service.
     ///
     /// ```
-    /// use tower_http_retry::{CircuitBreaker, CircuitBreakerConfig};
+    /// use tower_http_retry::CircuitBreakerConfig;
+    /// use tower_http_retry::circuit_breaker::CircuitBreaker;
     /// let svc = CircuitBreaker::new(7, CircuitBreakerConfig::default());
     /// assert_eq!(svc.into_inner(), 7);
     /// ```
@@ -200,7 +207,8 @@ where
             Guard::new(breaker, permit).discard();
             return ResponseFuture::rejected(open);
         }
-        let guard = Guard::new(breaker, permit);
+        let mut guard = Guard::new(breaker, permit);
+        guard.keep_request(&req);
         self.inner_ready = false;
         ResponseFuture::called(self.inner.call(req), guard)
     }

@@ -7,7 +7,7 @@
 use std::fmt;
 use std::time::Duration;
 
-/// The state of a circuit breaker, as a [handle](crate::CircuitBreakerHandle)
+/// The state of a circuit breaker, as a [handle](crate::circuit_breaker::CircuitBreakerHandle)
 /// reports it.
 ///
 /// ```
@@ -80,13 +80,13 @@ pub enum StateChangeReason {
     /// Every half-open probe succeeded.
     ProbesSucceeded,
     /// An operator held the breaker open
-    /// ([`force_open`](crate::CircuitBreakerHandle::force_open)).
+    /// ([`force_open`](crate::circuit_breaker::CircuitBreakerHandle::force_open)).
     ForcedOpen,
     /// An operator held the breaker closed
-    /// ([`force_closed`](crate::CircuitBreakerHandle::force_closed)).
+    /// ([`force_closed`](crate::circuit_breaker::CircuitBreakerHandle::force_closed)).
     ForcedClosed,
     /// An operator gave control back to the rules
-    /// ([`reset`](crate::CircuitBreakerHandle::reset)).
+    /// ([`reset`](crate::circuit_breaker::CircuitBreakerHandle::reset)).
     Reset,
 }
 
@@ -126,8 +126,8 @@ impl fmt::Display for StateChangeReason {
 /// [`on_state_change`](crate::CircuitBreakerConfig::on_state_change)
 /// callback is told it. It carries what the `tracing` event carries.
 ///
-/// An operator's [`reset`](crate::CircuitBreakerHandle::reset) or
-/// [`force_open`](crate::CircuitBreakerHandle::force_open) is a change too,
+/// An operator's [`reset`](crate::circuit_breaker::CircuitBreakerHandle::reset) or
+/// [`force_open`](crate::circuit_breaker::CircuitBreakerHandle::force_open) is a change too,
 /// even when `from` and `to` are the same public state.
 ///
 /// ```
@@ -163,8 +163,8 @@ pub struct StateChange<'a> {
     /// The state after.
     pub to: CircuitState,
     /// Whether an operator holds the new state
-    /// ([`force_open`](crate::CircuitBreakerHandle::force_open),
-    /// [`force_closed`](crate::CircuitBreakerHandle::force_closed)).
+    /// ([`force_open`](crate::circuit_breaker::CircuitBreakerHandle::force_open),
+    /// [`force_closed`](crate::circuit_breaker::CircuitBreakerHandle::force_closed)).
     pub forced: bool,
     /// Why; its [`as_str`](StateChangeReason::as_str) is the `why` of the
     /// `tracing` event.

@@ -42,12 +42,34 @@ pub(super) struct Config {
     pub(super) max_hedges: u32,
     pub(super) latency: Option<Arc<LatencyWindow>>,
     pub(super) budget: Option<Arc<dyn Budget + Send + Sync>>,
+    /// The retry policy whose budget hedges spend
+    /// ([`budget_of`](HedgeLayer::budget_of)): its shared budget, or the
+    /// budget of the request's host when it keeps one per host.
+    pub(super) policy: Option<RetryPolicy>,
     /// Whether this layer deposits once per request: not when the budget
     /// is a retry policy's, which its `RetryLayer` fills.
     pub(super) deposit: bool,
 }
 
 impl Config {
+    /// Once per request the layer sees, into a budget of its own.
+    pub(super) fn deposit(&self) {
+        if self.deposit {
+            if let Some(budget) = &self.budget {
+                budget.deposit();
+            }
+        }
+    }
+
+    /// Whether the budget lets a hedge of a request to `uri` start.
+    pub(super) fn withdraw(&self, uri: &http::Uri) -> bool {
+        match (&self.policy, &self.budget) {
+            (Some(policy), _) => policy.withdraw_for(uri),
+            (None, Some(budget)) => budget.withdraw(),
+            (None, None) => true,
+        }
+    }
+
     /// The wait before the next hedge: the observed percentile once there
     /// is one, the configured delay until then.
     pub(super) fn delay(&self) -> Duration {
@@ -72,6 +94,7 @@ impl HedgeLayer {
                 max_hedges: 1,
                 latency: None,
                 budget: RetryPolicy::default().shared_budget(),
+                policy: None,
                 deposit: true,
             },
         }
@@ -154,6 +177,7 @@ impl HedgeLayer {
         B: Budget + Send + Sync + 'static,
     {
         self.config.budget = Some(Arc::new(budget));
+        self.config.policy = None;
         self.config.deposit = true;
         self
     }
@@ -163,7 +187,9 @@ impl HedgeLayer {
     /// [`RetryLayer`](crate::RetryLayer) of that policy does, once per
     /// request): use it with that `RetryLayer` in the same stack. A policy
     /// [`without_budget`](RetryPolicy::without_budget) leaves hedges
-    /// unbounded by any budget.
+    /// unbounded by any budget; with
+    /// [`budget_per_host`](RetryPolicy::budget_per_host), a hedge spends
+    /// the budget of its request's host.
     ///
     /// ```
     /// use std::time::Duration;
@@ -177,7 +203,8 @@ impl HedgeLayer {
     /// # let _ = layers;
     /// ```
     pub fn budget_of(mut self, policy: &RetryPolicy) -> Self {
-        self.config.budget = policy.shared_budget();
+        self.config.budget = None;
+        self.config.policy = Some(policy.clone());
         self.config.deposit = false;
         self
     }
@@ -191,6 +218,7 @@ impl HedgeLayer {
     /// ```
     pub fn without_budget(mut self) -> Self {
         self.config.budget = None;
+        self.config.policy = None;
         self
     }
 }
@@ -212,7 +240,7 @@ impl fmt::Debug for Config {
                 "latency_percentile",
                 &self.latency.as_ref().map(|l| l.percentile()),
             )
-            .field("budget", &self.budget.is_some())
+            .field("budget", &(self.budget.is_some() || self.policy.is_some()))
             .finish()
     }
 }

@@ -34,7 +34,7 @@
 //!
 //! The response carries [`Attempts`](crate::Attempts): the attempts
 //! started (unless a `RetryLayer` beneath already set it). Each hedge
-//! carries a [`ResendCount`](crate::ResendCount): the attempts started
+//! carries a [`ResendCount`](crate::retry::ResendCount): the attempts started
 //! before it.
 //!
 //! # Why not `tower::hedge`
@@ -53,6 +53,10 @@
 //!     CircuitBreakerLayer  counts every attempt, losers included
 //!       HTTP client
 //! ```
+//!
+//! To a breaker beneath, a losing attempt is an abandoned call: what it
+//! counts as is the breaker's
+//! [`abandoned_calls`](crate::CircuitBreakerConfig::abandoned_calls) setting.
 //!
 //! # Tracing
 //!

@@ -15,7 +15,8 @@ use tower_service::Service;
 use super::layer::Config;
 use crate::body::ReplayHandle;
 use crate::classify::ErrorClass;
-use crate::{Attempts, ResendCount};
+use crate::retry::ResendCount;
+use crate::Attempts;
 
 /// A hedge in flight. Boxed: their number is known only at run time, and
 /// a `Vec` of futures needs each pinned where it is; the allocation is
@@ -207,19 +208,17 @@ where
                 return false;
             }
         }
-        if let Some(budget) = &self.config.budget {
-            if !budget.withdraw() {
-                self.more = false;
-                tracing::debug!(
-                    attempts = self.started,
-                    method = %self.template.method(),
-                    host = self.template.uri().host().unwrap_or(""),
-                    "hedge refused by the budget"
-                );
-                #[cfg(feature = "metrics")]
-                crate::metrics::hedge("refused");
-                return false;
-            }
+        if !self.config.withdraw(self.template.uri()) {
+            self.more = false;
+            tracing::debug!(
+                attempts = self.started,
+                method = %self.template.method(),
+                host = self.template.uri().host().unwrap_or(""),
+                "hedge refused by the budget"
+            );
+            #[cfg(feature = "metrics")]
+            crate::metrics::hedge("refused");
+            return false;
         }
         let mut req = self.template.clone();
         req.extensions_mut().insert(ResendCount::new(self.started));

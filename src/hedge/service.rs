@@ -42,6 +42,14 @@ pub struct Hedge<S> {
 impl<S> Hedge<S> {
     /// Hedges the calls to `inner` after `delay`, with the other settings
     /// of [`HedgeLayer::new`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_http_retry::hedge::Hedge;
+    /// let svc = Hedge::new(tower::service_fn(|_req: http::Request<()>| async move {
+    ///     Ok::<_, std::convert::Infallible>(http::Response::new(()))
+    /// }), Duration::from_millis(50));
+    /// ```
     pub fn new(inner: S, delay: Duration) -> Self {
         Hedge::from_config(inner, Arc::new(HedgeLayer::new(delay).config))
     }
@@ -61,16 +69,38 @@ impl<S> Hedge<S> {
     }
 
     /// The inner service.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_http_retry::hedge::Hedge;
+    /// let svc = Hedge::new(7, Duration::from_millis(5));
+    /// assert_eq!(*svc.get_ref(), 7);
+    /// ```
     pub fn get_ref(&self) -> &S {
         &self.inner
     }
 
     /// The inner service, mutably.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_http_retry::hedge::Hedge;
+    /// let mut svc = Hedge::new(7, Duration::from_millis(5));
+    /// *svc.get_mut() = 8;
+    /// assert_eq!(svc.into_inner(), 8);
+    /// ```
     pub fn get_mut(&mut self) -> &mut S {
         &mut self.inner
     }
 
     /// The inner service, unwrapped.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_http_retry::hedge::Hedge;
+    /// let svc = Hedge::new(7, Duration::from_millis(5));
+    /// assert_eq!(svc.into_inner(), 7);
+    /// ```
     pub fn into_inner(self) -> S {
         self.inner
     }
@@ -92,11 +122,7 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let config = &self.config;
-        if config.deposit {
-            if let Some(budget) = &config.budget {
-                budget.deposit();
-            }
-        }
+        config.deposit();
         if config.max_hedges == 0 || !is_replayable(&req) {
             return ResponseFuture::single(self.inner.call(req), config);
         }

@@ -4,14 +4,15 @@
 use std::fmt;
 use std::time::Duration;
 
-/// The error of a request that [`RateLimitPaceLayer`](crate::RateLimitPaceLayer)
+/// The error of a request that [`RateLimitPaceLayer`](crate::pace::RateLimitPaceLayer)
 /// did not send: its host said its quota is spent for longer than the cap.
 /// Downcast it from the `BoxError`; [`RetryLayer`](crate::RetryLayer) never
 /// retries it ([`ErrorClass::Fatal`](crate::ErrorClass::Fatal)).
 ///
 /// ```
 /// use std::time::Duration;
-/// use tower_http_retry::{ErrorClass, QuotaExhausted};
+/// use tower_http_retry::ErrorClass;
+/// use tower_http_retry::pace::QuotaExhausted;
 ///
 /// let err: tower::BoxError =
 ///     Box::new(QuotaExhausted::new("https://api.example.com:443", Duration::from_secs(90), Duration::from_secs(60)));
@@ -39,7 +40,7 @@ impl QuotaExhausted {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// let e = tower_http_retry::QuotaExhausted::new("http://a:80", Duration::from_secs(2), Duration::from_secs(1));
+    /// let e = tower_http_retry::pace::QuotaExhausted::new("http://a:80", Duration::from_secs(2), Duration::from_secs(1));
     /// assert_eq!(e.host(), "http://a:80");
     /// ```
     pub fn host(&self) -> &str {
@@ -50,7 +51,7 @@ impl QuotaExhausted {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// let e = tower_http_retry::QuotaExhausted::new("http://a:80", Duration::from_secs(2), Duration::from_secs(1));
+    /// let e = tower_http_retry::pace::QuotaExhausted::new("http://a:80", Duration::from_secs(2), Duration::from_secs(1));
     /// assert_eq!(e.wait(), Duration::from_secs(2));
     /// ```
     pub fn wait(&self) -> Duration {

@@ -124,7 +124,8 @@ where
                 }
                 StateProj::Called { future } => {
                     let res = ready!(future.poll(cx)).map_err(Into::into)?;
-                    if let Some(wait) = quota_spent_wait(res.headers(), SystemTime::now()) {
+                    let spent = quota_spent_wait(res.headers(), SystemTime::now());
+                    if let Some(wait) = spent.filter(|w| !w.is_zero()) {
                         let p = &this.paced;
                         p.hosts.pace(&p.uri, wait, Instant::now());
                     }

@@ -21,7 +21,7 @@ use super::RateLimitPace;
 ///
 /// ```
 /// use std::time::Duration;
-/// use tower_http_retry::RateLimitPaceLayer;
+/// use tower_http_retry::pace::RateLimitPaceLayer;
 ///
 /// let layer = RateLimitPaceLayer::new()
 ///     .max_wait(Duration::from_secs(10))
@@ -46,7 +46,7 @@ impl RateLimitPaceLayer {
     /// A layer with the defaults.
     ///
     /// ```
-    /// let layer = tower_http_retry::RateLimitPaceLayer::new();
+    /// let layer = tower_http_retry::pace::RateLimitPaceLayer::new();
     /// ```
     pub fn new() -> Self {
         Self::default()
@@ -54,11 +54,11 @@ impl RateLimitPaceLayer {
 
     /// The longest a request is held back: to a host whose quota resets
     /// later than this, a request fails at once with
-    /// [`QuotaExhausted`](crate::QuotaExhausted). Default: 60 s.
+    /// [`QuotaExhausted`](crate::pace::QuotaExhausted). Default: 60 s.
     ///
     /// ```
     /// use std::time::Duration;
-    /// let layer = tower_http_retry::RateLimitPaceLayer::new().max_wait(Duration::from_secs(5));
+    /// let layer = tower_http_retry::pace::RateLimitPaceLayer::new().max_wait(Duration::from_secs(5));
     /// ```
     pub fn max_wait(mut self, max_wait: Duration) -> Self {
         self.max_wait = max_wait;
@@ -74,7 +74,7 @@ impl RateLimitPaceLayer {
     /// If `max_hosts` is 0.
     ///
     /// ```
-    /// let layer = tower_http_retry::RateLimitPaceLayer::new().max_hosts(16);
+    /// let layer = tower_http_retry::pace::RateLimitPaceLayer::new().max_hosts(16);
     /// ```
     pub fn max_hosts(mut self, max_hosts: usize) -> Self {
         assert!(

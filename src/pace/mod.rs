@@ -31,7 +31,7 @@
 //! use std::time::Duration;
 //! use http::{Request, Response};
 //! use tower::{service_fn, Service, ServiceBuilder, ServiceExt};
-//! use tower_http_retry::{QuotaExhausted, RateLimitPaceLayer};
+//! use tower_http_retry::pace::{QuotaExhausted, RateLimitPaceLayer};
 //!
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
 //! # async fn main() {

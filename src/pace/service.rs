@@ -12,14 +12,14 @@ use tower_service::Service;
 use super::future::{Pacing, ResponseFuture};
 use super::hosts::PacedHosts;
 
-/// The service of [`RateLimitPaceLayer`](crate::RateLimitPaceLayer): holds
+/// The service of [`RateLimitPaceLayer`](crate::pace::RateLimitPaceLayer): holds
 /// back requests to a host whose quota is spent until it resets.
 ///
 /// ```
 /// use std::convert::Infallible;
 /// use http::{Request, Response};
 /// use tower::{service_fn, Layer, ServiceExt};
-/// use tower_http_retry::RateLimitPaceLayer;
+/// use tower_http_retry::pace::RateLimitPaceLayer;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
@@ -49,7 +49,7 @@ impl<S> RateLimitPace<S> {
     ///
     /// ```
     /// use tower::Layer;
-    /// let svc = tower_http_retry::RateLimitPaceLayer::new().layer(7);
+    /// let svc = tower_http_retry::pace::RateLimitPaceLayer::new().layer(7);
     /// assert_eq!(*svc.get_ref(), 7);
     /// ```
     pub fn get_ref(&self) -> &S {
@@ -60,7 +60,7 @@ impl<S> RateLimitPace<S> {
     ///
     /// ```
     /// use tower::Layer;
-    /// let mut svc = tower_http_retry::RateLimitPaceLayer::new().layer(7);
+    /// let mut svc = tower_http_retry::pace::RateLimitPaceLayer::new().layer(7);
     /// *svc.get_mut() += 1;
     /// assert_eq!(*svc.get_ref(), 8);
     /// ```
@@ -72,7 +72,7 @@ impl<S> RateLimitPace<S> {
     ///
     /// ```
     /// use tower::Layer;
-    /// assert_eq!(tower_http_retry::RateLimitPaceLayer::new().layer(7).into_inner(), 7);
+    /// assert_eq!(tower_http_retry::pace::RateLimitPaceLayer::new().layer(7).into_inner(), 7);
     /// ```
     pub fn into_inner(self) -> S {
         self.inner

@@ -39,7 +39,7 @@ impl Attempts {
 /// beneath the retry layer.
 ///
 /// ```
-/// use tower_http_retry::ResendCount;
+/// use tower_http_retry::retry::ResendCount;
 ///
 /// fn make_span<B>(req: &http::Request<B>) -> tracing::Span {
 ///     let span = tracing::info_span!(

@@ -1,36 +1,5 @@
 //! [`BoxResponseBodyLayer`]: response bodies boxed into a type that
 //! [`RetryLayer`](crate::RetryLayer) can drain.
-//!
-//! The response of an attempt that is retried is thrown away; reading its
-//! body to the end keeps its pooled connection. tower's `Retry` hands the
-//! policy the response by reference, so the policy can take the body out
-//! only when its type has an empty value to leave in its place. hyper's
-//! `Incoming` has none. Beneath `RetryLayer`, this layer boxes every
-//! response body into `BoxBody<Bytes, BoxError>`, which the policy can take;
-//! unlike a `map_response` closure, its service type can be named (to keep
-//! the client in axum's `State`, say).
-//!
-//! ```
-//! use bytes::Bytes;
-//! use http_body_util::{combinators::BoxBody, Full};
-//! use hyper_util::client::legacy::{connect::HttpConnector, Client};
-//! use hyper_util::rt::TokioExecutor;
-//! use tower::retry::Retry;
-//! use tower::{BoxError, ServiceBuilder};
-//! use tower_http_retry::{BoxResponseBody, BoxResponseBodyLayer, RetryLayer, RetryPolicy};
-//!
-//! type Downstream = Retry<RetryPolicy, BoxResponseBody<Client<HttpConnector, Full<Bytes>>>>;
-//!
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() {
-//! let client: Downstream = ServiceBuilder::new()
-//!     .layer(RetryLayer::new(RetryPolicy::default()))
-//!     .layer(BoxResponseBodyLayer::new())
-//!     .service(Client::builder(TokioExecutor::new()).build_http());
-//! # fn responds_boxed<S: tower::Service<http::Request<Full<Bytes>>, Response = http::Response<BoxBody<Bytes, BoxError>>>>(_: &S) {}
-//! # responds_boxed(&client);
-//! # }
-//! ```
 
 use std::future::Future;
 use std::pin::Pin;
@@ -48,11 +17,46 @@ use tower_service::Service;
 
 /// Boxes every response body into `BoxBody<Bytes, BoxError>`, so that
 /// [`RetryLayer`](crate::RetryLayer) above it can read a discarded body and
-/// keep its connection. See the [module docs](self).
+/// keep its connection.
+///
+/// The response of an attempt that is retried is thrown away; reading its
+/// body to the end keeps its pooled connection. tower's `Retry` hands the
+/// policy the response by reference, so the policy can take the body out
+/// only when its type has an empty value to leave in its place. hyper's
+/// `Incoming` has none. Beneath `RetryLayer`, this layer boxes every
+/// response body into `BoxBody<Bytes, BoxError>`, which the policy can take;
+/// unlike a `map_response` closure, its service type can be named (to keep
+/// the client in axum's `State`, say).
+///
+/// ```
+/// use bytes::Bytes;
+/// use http_body_util::{combinators::BoxBody, Full};
+/// use hyper_util::client::legacy::{connect::HttpConnector, Client};
+/// use hyper_util::rt::TokioExecutor;
+/// use tower::retry::Retry;
+/// use tower::{BoxError, ServiceBuilder};
+/// use tower_http_retry::retry::{BoxResponseBody, BoxResponseBodyLayer};
+/// use tower_http_retry::{RetryLayer, RetryPolicy};
+///
+/// type Downstream = Retry<RetryPolicy, BoxResponseBody<Client<HttpConnector, Full<Bytes>>>>;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let client: Downstream = ServiceBuilder::new()
+///     .layer(RetryLayer::new(RetryPolicy::default()))
+///     .layer(BoxResponseBodyLayer::new())
+///     .service(Client::builder(TokioExecutor::new()).build_http());
+/// # fn responds_boxed<S: tower::Service<http::Request<Full<Bytes>>, Response = http::Response<BoxBody<Bytes, BoxError>>>>(_: &S) {}
+/// # responds_boxed(&client);
+/// # }
+/// ```
+///
+/// Over any client:
 ///
 /// ```
 /// use tower::ServiceBuilder;
-/// use tower_http_retry::{BoxResponseBodyLayer, RetryLayer, RetryPolicy};
+/// use tower_http_retry::retry::BoxResponseBodyLayer;
+/// use tower_http_retry::{RetryLayer, RetryPolicy};
 /// # let client = tower::service_fn(|_: http::Request<String>| async {
 /// #     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
 /// # });
@@ -86,7 +90,7 @@ impl<S> Layer<S> for BoxResponseBodyLayer {
 /// BoxError>`: made by [`BoxResponseBodyLayer`].
 ///
 /// ```
-/// use tower_http_retry::BoxResponseBody;
+/// use tower_http_retry::retry::BoxResponseBody;
 /// # let client = tower::service_fn(|_: http::Request<String>| async {
 /// #     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
 /// # });
@@ -133,14 +137,14 @@ where
 {
     type Response = Response<BoxBody<Bytes, BoxError>>;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future>;
+    type Future = BoxResponseBodyFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, req: Req) -> Self::Future {
-        ResponseFuture {
+        BoxResponseBodyFuture {
             inner: self.inner.call(req),
         }
     }
@@ -149,13 +153,13 @@ where
 pin_project! {
     /// The response future of [`BoxResponseBody`].
     #[derive(Debug)]
-    pub struct ResponseFuture<F> {
+    pub struct BoxResponseBodyFuture<F> {
         #[pin]
         inner: F,
     }
 }
 
-impl<F, B, E> Future for ResponseFuture<F>
+impl<F, B, E> Future for BoxResponseBodyFuture<F>
 where
     F: Future<Output = Result<Response<B>, E>>,
     B: Body<Data = Bytes> + Send + Sync + 'static,

@@ -174,8 +174,18 @@ fn transient<ResB, E: 'static>(
     }
 }
 
+/// tower's retry policy: which outcomes are retried, after how long.
+///
+/// `B: Clone`, because a retry sends a copy of the request. A request body
+/// that is not `Clone` (`reqwest::Body`, hyper's `Incoming`, a stream)
+/// fails to compile with "the trait `Clone` is not implemented for `Body`
+/// … required for `RetryPolicy` to implement `Policy<…>`": put
+/// [`ReplayBodyLayer::new(limit)`](crate::ReplayBodyLayer) above
+/// `RetryLayer`; it turns `Request<B>` into `Request<ReplayBody<B>>`,
+/// which is `Clone`.
 impl<B, ResB, E> Policy<Request<B>, Response<ResB>, E> for RetryPolicy
 where
+    // Not `Clone`? `ReplayBodyLayer::new(limit)` above `RetryLayer` makes it so.
     B: Clone,
     ResB: 'static,
     E: 'static,

@@ -6,11 +6,11 @@
 //! `http_body_util`'s `BoxBody` and `UnsyncBoxBody` (with a boxed error, or
 //! hyper's with the feature `hyper`), axum's `Body` (feature `axum`) and
 //! `reqwest::Body` (feature `reqwest`). hyper's `Incoming` has none: boxed
-//! (by [`BoxResponseBodyLayer`](crate::BoxResponseBodyLayer)) it is a
+//! (by [`BoxResponseBodyLayer`](crate::retry::BoxResponseBodyLayer)) it is a
 //! `BoxBody`.
 //!
 //! The drain is bounded in bytes, in frames and in time (the wait before the
-//! retry, see [`RetryDelay`](super::RetryDelay)), and it never holds the
+//! retry, see [`RetryDelay`](super::future::RetryDelay)), and it never holds the
 //! thread: a body that is always ready is read a few frames per poll.
 
 use std::pin::Pin;

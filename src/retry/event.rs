@@ -14,7 +14,8 @@ use super::RetryReason;
 /// ```
 /// use std::sync::atomic::{AtomicU64, Ordering};
 /// use std::sync::Arc;
-/// use tower_http_retry::{RetryEvent, RetryPolicy};
+/// use tower_http_retry::RetryPolicy;
+/// use tower_http_retry::retry::RetryEvent;
 ///
 /// let retries = Arc::new(AtomicU64::new(0));
 /// let counter = retries.clone();
@@ -48,7 +49,8 @@ pub struct RetryEvent<'a> {
 ///
 /// ```
 /// use tower_http_retry::retry::GiveUpReason;
-/// use tower_http_retry::{GiveUpEvent, RetryPolicy};
+/// use tower_http_retry::RetryPolicy;
+/// use tower_http_retry::retry::GiveUpEvent;
 ///
 /// let policy = RetryPolicy::default().on_give_up(|e: &GiveUpEvent<'_>| {
 ///     if e.why == GiveUpReason::Budget {

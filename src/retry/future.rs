@@ -1,4 +1,6 @@
-//! The wait between two attempts.
+//! The futures of the retry module: [`RetryDelay`], the wait between two
+//! attempts, and [`BoxResponseBodyFuture`], the response future of
+//! [`BoxResponseBody`](super::BoxResponseBody).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -8,6 +10,7 @@ use std::time::Duration;
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 
+pub use super::box_body::BoxResponseBodyFuture;
 use super::drain::{Drain, DRAIN_GRACE};
 
 pin_project! {
@@ -24,7 +27,7 @@ pin_project! {
     ///
     /// ```
     /// use tower::retry::Policy;
-    /// use tower_http_retry::{retry::RetryDelay, RetryPolicy};
+    /// use tower_http_retry::{retry::future::RetryDelay, RetryPolicy};
     ///
     /// fn wait_type<P: Policy<http::Request<String>, http::Response<()>, std::io::Error, Future = RetryDelay>>(_: &P) {}
     /// wait_type(&RetryPolicy::default());

@@ -46,7 +46,7 @@ impl RetryPolicy {
     ///
     /// ```
     /// let policy = tower_http_retry::RetryPolicy::default()
-    ///     .on_retry(|e: &tower_http_retry::RetryEvent<'_>| eprintln!("retrying {} ({})", e.uri, e.reason));
+    ///     .on_retry(|e: &tower_http_retry::retry::RetryEvent<'_>| eprintln!("retrying {} ({})", e.uri, e.reason));
     /// ```
     pub fn on_retry<F>(mut self, f: F) -> Self
     where
@@ -63,7 +63,7 @@ impl RetryPolicy {
     ///
     /// ```
     /// let policy = tower_http_retry::RetryPolicy::default()
-    ///     .on_give_up(|e: &tower_http_retry::GiveUpEvent<'_>| eprintln!("gave up: {}", e.why));
+    ///     .on_give_up(|e: &tower_http_retry::retry::GiveUpEvent<'_>| eprintln!("gave up: {}", e.why));
     /// ```
     pub fn on_give_up<F>(mut self, f: F) -> Self
     where

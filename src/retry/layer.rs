@@ -9,6 +9,39 @@ use super::RetryPolicy;
 /// Put it above [`CircuitBreakerLayer`](crate::CircuitBreakerLayer) so that
 /// the breaker sees every attempt.
 ///
+/// # The request body must be `Clone`
+///
+/// A retry sends a copy of the request, so the service it makes serves
+/// `Request<B>` only for `B: Clone` (`Full<Bytes>`, `String`, `()`, …). A
+/// body that is not `Clone` (`reqwest::Body`, hyper's `Incoming`, a
+/// stream) fails to compile with "the trait `Clone` is not implemented for
+/// `Body`" and "required for `RetryPolicy` to implement `Policy<…>`". The
+/// remedy: [`ReplayBodyLayer::new(limit)`](crate::ReplayBodyLayer) above
+/// this layer, which keeps up to `limit` bytes of what the first attempt
+/// sends and replays them:
+///
+/// ```
+/// use std::convert::Infallible;
+/// use bytes::Bytes;
+/// use http::{Request, Response};
+/// use http_body_util::{combinators::BoxBody, BodyExt, Full};
+/// use tower::{service_fn, ServiceBuilder, ServiceExt};
+/// use tower_http_retry::{ReplayBody, ReplayBodyLayer, RetryLayer, RetryPolicy};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let client = ServiceBuilder::new()
+///     .layer(ReplayBodyLayer::new(64 * 1024))
+///     .layer(RetryLayer::new(RetryPolicy::default()))
+///     .service(service_fn(|_req: Request<ReplayBody<BoxBody<Bytes, Infallible>>>| async {
+///         Ok::<_, Infallible>(Response::new(()))
+///     }));
+/// // A boxed body, like `reqwest::Body` or hyper's `Incoming`, is not `Clone`.
+/// let body = Full::new(Bytes::from("order")).boxed();
+/// client.oneshot(Request::new(body)).await.unwrap();
+/// # }
+/// ```
+///
 /// ```
 /// use std::convert::Infallible;
 /// use http::{Request, Response, StatusCode};

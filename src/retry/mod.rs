@@ -197,13 +197,13 @@
 
 mod attempt_header;
 mod attempts;
-pub mod box_body;
+mod box_body;
 mod budget;
 mod decide;
 mod decimal;
 mod drain;
 mod event;
-mod future;
+pub mod future;
 mod hooks;
 mod layer;
 mod policy;
@@ -216,7 +216,6 @@ pub use attempt_header::{AttemptHeader, AttemptHeaderLayer};
 pub use attempts::{Attempts, AttemptsHandle, ResendCount};
 pub use box_body::{BoxResponseBody, BoxResponseBodyLayer};
 pub use event::{GiveUpEvent, GiveUpReason, RetryEvent, WaitSource};
-pub use future::RetryDelay;
 pub use layer::RetryLayer;
 pub use policy::RetryPolicy;
 
@@ -231,7 +230,8 @@ use crate::classify::ErrorClass;
 ///
 /// ```
 /// use http::StatusCode;
-/// use tower_http_retry::{ErrorClass, RetryReason};
+/// use tower_http_retry::retry::RetryReason;
+/// use tower_http_retry::ErrorClass;
 ///
 /// assert_eq!(RetryReason::Status(StatusCode::SERVICE_UNAVAILABLE).to_string(), "503");
 /// assert_eq!(RetryReason::Error(ErrorClass::NeverSent).to_string(), "never_sent");

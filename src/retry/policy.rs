@@ -258,6 +258,14 @@ impl RetryPolicy {
         self.config.budget.clone()
     }
 
+    /// Whether the budget of a request to `uri` (the shared one, or its
+    /// host's) lets one more attempt start: a hedge spends it as a retry does.
+    pub(crate) fn withdraw_for(&self, uri: &http::Uri) -> bool {
+        self.config
+            .budget_for(uri)
+            .is_none_or(|budget| budget.withdraw())
+    }
+
     /// Teaches the policy an error type of your own, so that its
     /// `source()` chain is walked like that of a known error
     /// ([`ErrorClass::from_error`](crate::ErrorClass::from_error)). Default:

@@ -39,6 +39,14 @@ impl<S> AdaptiveThrottle<S> {
     /// Throttles the calls to `inner` with the defaults of
     /// [`AdaptiveThrottleLayer::new`]; this service and its clones share
     /// one throttle.
+    ///
+    /// ```
+    /// let svc = tower_http_retry::throttle::AdaptiveThrottle::new(tower::service_fn(
+    ///     |_req: http::Request<()>| async move {
+    ///         Ok::<_, std::convert::Infallible>(http::Response::new(()))
+    ///     },
+    /// ));
+    /// ```
     pub fn new(inner: S) -> Self {
         tower_layer::Layer::layer(&AdaptiveThrottleLayer::new(), inner)
     }
@@ -57,16 +65,35 @@ impl<S> AdaptiveThrottle<S> {
     }
 
     /// The inner service.
+    ///
+    /// ```
+    /// use tower_http_retry::throttle::AdaptiveThrottle;
+    /// let svc = AdaptiveThrottle::new(7);
+    /// assert_eq!(*svc.get_ref(), 7);
+    /// ```
     pub fn get_ref(&self) -> &S {
         &self.inner
     }
 
     /// The inner service, mutably.
+    ///
+    /// ```
+    /// use tower_http_retry::throttle::AdaptiveThrottle;
+    /// let mut svc = AdaptiveThrottle::new(7);
+    /// *svc.get_mut() = 8;
+    /// assert_eq!(svc.into_inner(), 8);
+    /// ```
     pub fn get_mut(&mut self) -> &mut S {
         &mut self.inner
     }
 
     /// The inner service, unwrapped.
+    ///
+    /// ```
+    /// use tower_http_retry::throttle::AdaptiveThrottle;
+    /// let svc = AdaptiveThrottle::new(7);
+    /// assert_eq!(svc.into_inner(), 7);
+    /// ```
     pub fn into_inner(self) -> S {
         self.inner
     }

@@ -170,9 +170,8 @@ impl RetryPolicy {
     ///
     /// A fleet's bound then holds per host: in an outage of every host at
     /// once, each host's budget spends at most its own reserve.
-    /// [`HedgeLayer::budget_of`](crate::HedgeLayer::budget_of) shares a
-    /// policy's shared budget only: with budgets per host, give the hedge
-    /// layer a budget of its own.
+    /// A hedge of [`HedgeLayer::budget_of`](crate::HedgeLayer::budget_of)
+    /// this policy spends the budget of its request's host, as a retry does.
     ///
     /// # Panics
     ///
