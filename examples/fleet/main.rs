@@ -58,6 +58,10 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(1);
 /// What the server sends with a shed request in the third scenario.
 const RETRY_AFTER_SECS: u32 = 2;
 
+/// The longest a request waits in the server's queue in the fourth
+/// scenario (a server that answers slowly rather than shed).
+const SERVER_QUEUE: Duration = Duration::from_secs(10);
+
 /// One scenario the example runs: its own table.
 struct Experiment {
     title: &'static str,
@@ -70,8 +74,8 @@ struct Experiment {
 /// one-minute outage, recovery, an overload (the capacity drops to a
 /// quarter: the offered load is twice what it serves), recovery. Then an
 /// outage in which nothing answers (every client with a timeout per
-/// attempt), and an overload shed with `Retry-After`.
-fn experiments() -> [Experiment; 3] {
+/// attempt), an overload shed with `Retry-After`, and one answered slowly.
+fn experiments() -> [Experiment; 4] {
     [
         Experiment {
             title: "outage by 503, overload shed by 503",
@@ -104,6 +108,16 @@ fn experiments() -> [Experiment; 3] {
             ]),
             shed: Shed::RetryAfter(RETRY_AFTER_SECS),
             attempt_timeout: None,
+        },
+        Experiment {
+            title: "overload answered slowly (a queue of up to 10 s; 1 s timeout per attempt)",
+            script: Script::of(&[
+                ("healthy", 30, Kind::Healthy),
+                ("overload", 60, Kind::Overload(0.25)),
+                ("healthy", 60, Kind::Healthy),
+            ]),
+            shed: Shed::Queue(SERVER_QUEUE),
+            attempt_timeout: Some(ATTEMPT_TIMEOUT),
         },
     ]
 }

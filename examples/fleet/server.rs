@@ -2,7 +2,7 @@
 //!
 //! Above its capacity (a token bucket refilled at `capacity` requests a
 //! second, holding a tenth of a second of them) the server sheds with 503,
-//! with `Retry-After` or without ([`Shed`]). The script says what each
+//! with `Retry-After` or without, or queues and answers slowly ([`Shed`]). The script says what each
 //! phase does: healthy, an outage (every request answered 503, or none
 //! answered in time), an overload (the capacity drops to a fraction), a
 //! flaky spell (a share of requests answered 503 at random).
@@ -53,6 +53,9 @@ pub(crate) enum Shed {
     Unavailable,
     /// 503 with `Retry-After: N` seconds.
     RetryAfter(u32),
+    /// Answers slowly: queues what it cannot serve yet, up to this wait,
+    /// and sheds with 503 beyond it.
+    Queue(Duration),
 }
 
 /// One scripted phase.
@@ -171,20 +174,23 @@ impl Server {
         if refused {
             return (StatusCode::SERVICE_UNAVAILABLE, fast, None);
         }
-        if s.tokens < 1.0 {
-            // Shed: over capacity.
-            let wait = match s.shed {
-                Shed::Unavailable => None,
-                Shed::RetryAfter(secs) => Some(secs),
-            };
-            return (StatusCode::SERVICE_UNAVAILABLE, fast, wait);
+        // A queued request waits for the tokens of those before it.
+        let queued = ((1.0 - s.tokens) / capacity).max(0.0);
+        let shed = match s.shed {
+            _ if s.tokens >= 1.0 => None,
+            Shed::Queue(max_wait) if queued <= max_wait.as_secs_f64() => None,
+            Shed::Unavailable | Shed::Queue(_) => Some(None),
+            Shed::RetryAfter(secs) => Some(Some(secs)),
+        };
+        if let Some(retry_after) = shed {
+            return (StatusCode::SERVICE_UNAVAILABLE, fast, retry_after);
         }
         s.tokens -= 1.0;
         // 5 ms, plus an exponential tail of mean 10 ms.
         let tail = -10.0 * (1.0 - s.rng.f64()).ln();
         (
             StatusCode::OK,
-            Duration::from_secs_f64((5.0 + tail) / 1000.0),
+            Duration::from_secs_f64(queued + (5.0 + tail) / 1000.0),
             None,
         )
     }
