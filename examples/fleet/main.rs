@@ -76,6 +76,12 @@ struct Experiment {
 /// outage in which nothing answers (every client with a timeout per
 /// attempt), an overload shed with `Retry-After`, and one answered slowly.
 fn experiments() -> [Experiment; 4] {
+    // A minute of overload: the capacity drops to a quarter.
+    let overload = Script::of(&[
+        ("healthy", 30, Kind::Healthy),
+        ("overload", 60, Kind::Overload(0.25)),
+        ("healthy", 60, Kind::Healthy),
+    ]);
     [
         Experiment {
             title: "outage by 503, overload shed by 503",
@@ -101,21 +107,13 @@ fn experiments() -> [Experiment; 4] {
         },
         Experiment {
             title: "overload shed by 503 + Retry-After: 2",
-            script: Script::of(&[
-                ("healthy", 30, Kind::Healthy),
-                ("overload", 60, Kind::Overload(0.25)),
-                ("healthy", 60, Kind::Healthy),
-            ]),
+            script: overload.clone(),
             shed: Shed::RetryAfter(RETRY_AFTER_SECS),
             attempt_timeout: None,
         },
         Experiment {
             title: "overload answered slowly (a queue of up to 10 s; 1 s timeout per attempt)",
-            script: Script::of(&[
-                ("healthy", 30, Kind::Healthy),
-                ("overload", 60, Kind::Overload(0.25)),
-                ("healthy", 60, Kind::Healthy),
-            ]),
+            script: overload,
             shed: Shed::Queue(SERVER_QUEUE),
             attempt_timeout: Some(ATTEMPT_TIMEOUT),
         },
