@@ -4,10 +4,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
+use http::header::RETRY_AFTER;
 use http::{Request, Response};
 use http_body_util::Empty;
 use tokio::time::Instant;
 use tower::retry::budget::TpsBudget;
+use tower::timeout::TimeoutLayer;
 use tower::util::BoxCloneService;
 use tower::{BoxError, Layer, ServiceBuilder, ServiceExt};
 use tower_http_retry::backoff::ConstantBackoff;
@@ -17,7 +19,7 @@ use tower_http_retry::{
 };
 
 use crate::measure::{Record, Summary};
-use crate::server::{Script, Server};
+use crate::server::{Script, Server, Shed};
 
 /// One client's stack, as the simulation calls it.
 pub(crate) type Client = BoxCloneService<Request<()>, Response<Empty<Bytes>>, BoxError>;
@@ -27,7 +29,8 @@ pub(crate) type Client = BoxCloneService<Request<()>, Response<Empty<Bytes>>, Bo
 pub(crate) enum Stack {
     /// Every request sent once.
     NoRetry,
-    /// A hand-written loop: 3 attempts, 100 ms apart, no jitter, no budget.
+    /// A hand-written loop: 3 attempts, 100 ms apart, no jitter, no budget,
+    /// `Retry-After` unread.
     Naive,
     /// `tower::retry` with `TpsBudget::default()` (10 s, 10/s, 20 %), the
     /// rest as ours.
@@ -71,9 +74,11 @@ impl Stack {
     }
 
     /// A client of `server` with this stack: its own policy, budget and
-    /// breaker, as a separate process has.
-    pub(crate) fn client(self, server: Server) -> Client {
+    /// breaker, as a separate process has; with `attempt_timeout`, a
+    /// `TimeoutLayer` on each attempt, beneath the breaker and the retries.
+    pub(crate) fn client(self, server: Server, attempt_timeout: Option<Duration>) -> Client {
         let server = ServiceBuilder::new()
+            .option_layer(attempt_timeout.map(TimeoutLayer::new))
             .map_err(BoxError::from)
             .service(server);
         match self {
@@ -82,7 +87,7 @@ impl Stack {
                 RetryPolicy::default()
                     .without_budget()
                     .backoff(ConstantBackoff::new(Duration::from_millis(100))),
-                server,
+                server.map_response(unread_retry_after),
             ),
             Stack::TowerBudget => {
                 retrying(RetryPolicy::default().budget(TpsBudget::default()), server)
@@ -105,6 +110,12 @@ impl Stack {
     }
 }
 
+/// What a hand-written loop sees: it never reads `Retry-After`.
+fn unread_retry_after(mut res: Response<Empty<Bytes>>) -> Response<Empty<Bytes>> {
+    res.headers_mut().remove(RETRY_AFTER);
+    res
+}
+
 fn retrying<S>(policy: RetryPolicy, inner: S) -> Client
 where
     S: tower::Service<Request<()>, Response = Response<Empty<Bytes>>, Error = BoxError>,
@@ -124,6 +135,10 @@ pub(crate) struct Scenario {
     /// Requests a second the whole fleet sends.
     pub(crate) offered: f64,
     pub(crate) script: Script,
+    /// How the server sheds above its capacity.
+    pub(crate) shed: Shed,
+    /// Each client's timeout per attempt, if any.
+    pub(crate) attempt_timeout: Option<Duration>,
     pub(crate) seed: u64,
 }
 
@@ -144,7 +159,12 @@ pub(crate) fn simulate(scenario: &Scenario, stack: Stack) -> (Record, Summary) {
 /// runtime, and returns what was seen.
 pub(crate) async fn run(scenario: &Scenario, stack: Stack) -> Record {
     fastrand::seed(scenario.seed);
-    let server = Server::new(scenario.script.clone(), scenario.capacity, scenario.seed);
+    let server = Server::new(
+        scenario.script.clone(),
+        scenario.capacity,
+        scenario.shed,
+        scenario.seed,
+    );
     let secs = scenario.script.secs();
     let record = Arc::new(Mutex::new(Record::new(secs as usize + 120)));
     let start = Instant::now();
@@ -152,7 +172,7 @@ pub(crate) async fn run(scenario: &Scenario, stack: Stack) -> Record {
     let interval = Duration::from_secs_f64(scenario.clients as f64 / scenario.offered);
     let mut phases = fastrand::Rng::with_seed(scenario.seed ^ 0x5eed);
     for _ in 0..scenario.clients {
-        let client = stack.client(server.clone());
+        let client = stack.client(server.clone(), scenario.attempt_timeout);
         let record = record.clone();
         let first = start + interval.mul_f64(phases.f64());
         tokio::spawn(send(client, first, interval, end, start, record));

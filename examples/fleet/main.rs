@@ -1,6 +1,7 @@
 //! What retries do to a fleet: N clients, each with its own client stack of
-//! this crate, against one server that goes through an outage and an
-//! overload. Deterministic (seeded, tokio's paused clock, in-process).
+//! this crate, against one server that goes through an outage (by 503, or
+//! by timeouts) and an overload (shed by 503, or with `Retry-After`).
+//! Deterministic (seeded, tokio's paused clock, in-process).
 //!
 //! ```text
 //! cargo run --release --example fleet            # the table, and charts in target/fleet/
@@ -15,13 +16,14 @@ mod chart;
 mod clients;
 mod measure;
 mod server;
+mod table;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant as WallClock;
+use std::time::{Duration, Instant as WallClock};
 
 use clients::{simulate, Scenario, Stack};
-use server::{Kind, Script};
+use server::{Kind, Script, Shed};
 
 /// Counts the bytes allocated, to report the memory per client.
 struct Counting;
@@ -49,17 +51,73 @@ static ALLOCATOR: Counting = Counting;
 /// Requests a second the server serves when healthy.
 const CAPACITY: f64 = 4_000.0;
 
+/// Each client's timeout per attempt where the server hangs: 20 times the
+/// healthy server's p99 (50 ms), a common choice.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// What the server sends with a shed request in the third scenario.
+const RETRY_AFTER_SECS: u32 = 2;
+
+/// The longest a request waits in the server's queue in the fourth
+/// scenario (a server that answers slowly rather than shed).
+const SERVER_QUEUE: Duration = Duration::from_secs(10);
+
+/// One scenario the example runs: its own table.
+struct Experiment {
+    title: &'static str,
+    script: Script,
+    shed: Shed,
+    attempt_timeout: Option<Duration>,
+}
+
 /// Five minutes: a flaky start (5 % of requests fail at random), a
 /// one-minute outage, recovery, an overload (the capacity drops to a
-/// quarter: the offered load is twice what it serves), recovery.
-fn script() -> Script {
-    Script::of(&[
-        ("flaky 5 %", 60, Kind::Flaky(0.05)),
-        ("outage", 60, Kind::Outage),
-        ("recovery", 60, Kind::Healthy),
+/// quarter: the offered load is twice what it serves), recovery. Then an
+/// outage in which nothing answers (every client with a timeout per
+/// attempt), an overload shed with `Retry-After`, and one answered slowly.
+fn experiments() -> [Experiment; 4] {
+    // A minute of overload: the capacity drops to a quarter.
+    let overload = Script::of(&[
+        ("healthy", 30, Kind::Healthy),
         ("overload", 60, Kind::Overload(0.25)),
         ("healthy", 60, Kind::Healthy),
-    ])
+    ]);
+    [
+        Experiment {
+            title: "outage by 503, overload shed by 503",
+            script: Script::of(&[
+                ("flaky 5 %", 60, Kind::Flaky(0.05)),
+                ("outage", 60, Kind::Outage),
+                ("recovery", 60, Kind::Healthy),
+                ("overload", 60, Kind::Overload(0.25)),
+                ("healthy", 60, Kind::Healthy),
+            ]),
+            shed: Shed::Unavailable,
+            attempt_timeout: None,
+        },
+        Experiment {
+            title: "outage by timeouts (nothing answers; 1 s timeout per attempt)",
+            script: Script::of(&[
+                ("healthy", 30, Kind::Healthy),
+                ("hung", 60, Kind::Hang),
+                ("recovery", 60, Kind::Healthy),
+            ]),
+            shed: Shed::Unavailable,
+            attempt_timeout: Some(ATTEMPT_TIMEOUT),
+        },
+        Experiment {
+            title: "overload shed by 503 + Retry-After: 2",
+            script: overload.clone(),
+            shed: Shed::RetryAfter(RETRY_AFTER_SECS),
+            attempt_timeout: None,
+        },
+        Experiment {
+            title: "overload answered slowly (a queue of up to 10 s; 1 s timeout per attempt)",
+            script: overload,
+            shed: Shed::Queue(SERVER_QUEUE),
+            attempt_timeout: Some(ATTEMPT_TIMEOUT),
+        },
+    ]
 }
 
 fn main() {
@@ -67,68 +125,55 @@ fn main() {
         Some(n) => vec![n.parse().expect("a fleet size")],
         None => vec![10, 100, 1_000, 10_000],
     };
-    let script = script();
     let offered = CAPACITY / 2.0;
-    println!(
-        "server: {CAPACITY} requests/s when healthy; fleet: {offered} requests/s in all; \
-         phases: {}",
-        script
-            .0
-            .iter()
-            .map(|p| format!("{} {} s", p.name, p.secs))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    println!(
-        "{:>6} {:<18} {:>7} {:>7} {:>7} {:>7} {:>7} {:>9} {:>8} {:>5} {:>8} {:>8} {:>6} {:>7}",
-        "N",
-        "stack",
-        "flaky",
-        "outage",
-        "recover",
-        "overld",
-        "healthy",
-        "goodput/s",
-        "recov s",
-        "herd",
-        "success",
-        "flaky ok",
-        "p50 ms",
-        "p99 ms"
-    );
-    let mut results = Vec::new();
-    for &clients in &sizes {
-        let scenario = Scenario {
-            clients,
-            capacity: CAPACITY,
-            offered,
-            script: script.clone(),
-            seed: 7,
-        };
-        let wall = WallClock::now();
-        for stack in Stack::ALL {
-            let (record, s) = simulate(&scenario, stack);
-            let amp = |i: usize| s.amplification[i];
-            println!(
-                "{:>6} {:<18} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>9.0} {:>8} {:>5.2} {:>7.2}% {:>7.2}% {:>6} {:>7}",
-                clients, stack.name(), amp(0), amp(1), amp(2), amp(3), amp(4), s.overload_goodput,
-                s.recovery.map_or("never".to_string(), |r| r.to_string()), s.herd,
-                100.0 * s.success, 100.0 * s.flaky_success, s.p50_ms, s.p99_ms
-            );
-            results.push((clients, stack, record, s));
-        }
+    let mut charted = Vec::new();
+    for (i, experiment) in experiments().into_iter().enumerate() {
+        let script = &experiment.script;
         println!(
-            "{:>6} clients: {:.1} s of wall time for the {} stacks",
-            clients,
-            wall.elapsed().as_secs_f64(),
-            Stack::ALL.len()
+            "\n{}. {}\nserver: {CAPACITY} requests/s when healthy; fleet: {offered} requests/s \
+             in all; phases: {}",
+            i + 1,
+            experiment.title,
+            script
+                .0
+                .iter()
+                .map(|p| format!("{} {} s", p.name, p.secs))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
+        table::header(script);
+        for &clients in &sizes {
+            let scenario = Scenario {
+                clients,
+                capacity: CAPACITY,
+                offered,
+                script: script.clone(),
+                shed: experiment.shed,
+                attempt_timeout: experiment.attempt_timeout,
+                seed: 7,
+            };
+            let wall = WallClock::now();
+            for stack in Stack::ALL {
+                let (record, s) = simulate(&scenario, stack);
+                table::row(clients, stack, &s, script);
+                if i == 0 {
+                    charted.push((clients, stack, record, s));
+                }
+            }
+            println!(
+                "{:>6} clients: {:.1} s of wall time for the {} stacks",
+                clients,
+                wall.elapsed().as_secs_f64(),
+                Stack::ALL.len()
+            );
+        }
     }
+    let script = experiments()[0].script.clone();
     let largest = *sizes.iter().max().expect("a size");
     let before = LIVE.load(Ordering::Relaxed);
-    let server = server::Server::new(script.clone(), CAPACITY, 7);
+    let server = server::Server::new(script.clone(), CAPACITY, Shed::Unavailable, 7);
     let stacks: Vec<_> = (0..largest)
-        .map(|_| Stack::OursBreaker.client(server.clone()))
+        .map(|_| Stack::OursBreaker.client(server.clone(), None))
         .collect();
     let per_client = (LIVE.load(Ordering::Relaxed) - before) as f64 / largest as f64;
     drop(stacks);
@@ -138,7 +183,7 @@ fn main() {
         PEAK.load(Ordering::Relaxed) as f64 / 1e6,
         PEAK.load(Ordering::Relaxed) as f64 / largest as f64
     );
-    match chart::draw(&results, &script, offered) {
+    match chart::draw(&charted, &script, offered) {
         Ok(dir) => println!("charts: {}", dir.display()),
         Err(e) => eprintln!("charts not drawn: {e}"),
     }

@@ -111,7 +111,7 @@ impl Summary {
             let (from, to) = script.span(i);
             Record::sum(&record.succeeded, from, to) / (to - from) as f64
         });
-        let outage_end = find(|k| k == Kind::Outage).map(|i| script.span(i).1);
+        let outage_end = find(Kind::is_outage).map(|i| script.span(i).1);
         let recovery = outage_end.and_then(|end| {
             (end..script.secs()).find_map(|s| {
                 let (ok, all) = (record.succeeded[s as usize], record.started[s as usize]);

@@ -1,10 +1,11 @@
 //! The server model: a capacity, scripted phases, a seeded latency.
 //!
 //! Above its capacity (a token bucket refilled at `capacity` requests a
-//! second, holding a tenth of a second of them) the server sheds with 503.
-//! The script says what each phase does: healthy, an outage (every request
-//! answered 503), an overload (the capacity drops to a fraction), a flaky
-//! spell (a share of requests answered 503 at random).
+//! second, holding a tenth of a second of them) the server sheds with 503,
+//! with `Retry-After` or without, or queues and answers slowly ([`Shed`]). The script says what each
+//! phase does: healthy, an outage (every request answered 503, or none
+//! answered in time), an overload (the capacity drops to a fraction), a
+//! flaky spell (a share of requests answered 503 at random).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -14,7 +15,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{Request, Response, StatusCode};
+use http::header::RETRY_AFTER;
+use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::Empty;
 use tokio::time::Instant;
 
@@ -25,10 +27,35 @@ pub(crate) enum Kind {
     Healthy,
     /// Answers 503 to everything.
     Outage,
+    /// Answers nothing in time: every request hangs for [`HANG`], then gets
+    /// a 504 (what a proxy in front of a wedged server says).
+    Hang,
     /// Its capacity drops to this fraction.
     Overload(f64),
     /// Answers 503 to this share of requests, at random.
     Flaky(f64),
+}
+
+impl Kind {
+    /// An outage: every request fails, by status or by time.
+    pub(crate) fn is_outage(self) -> bool {
+        matches!(self, Kind::Outage | Kind::Hang)
+    }
+}
+
+/// How long a request to a hung server waits for its 504.
+pub(crate) const HANG: Duration = Duration::from_secs(60);
+
+/// How the server sheds what it cannot serve.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Shed {
+    /// 503 alone.
+    Unavailable,
+    /// 503 with `Retry-After: N` seconds.
+    RetryAfter(u32),
+    /// Answers slowly: queues what it cannot serve yet, up to this wait,
+    /// and sheds with 503 beyond it.
+    Queue(Duration),
 }
 
 /// One scripted phase.
@@ -84,6 +111,7 @@ struct State {
     tokens: f64,
     refilled: Instant,
     rng: fastrand::Rng,
+    shed: Shed,
     /// Requests that arrived, per second since the start.
     arrivals: Vec<u32>,
 }
@@ -93,8 +121,9 @@ struct State {
 pub(crate) struct Server(Arc<Mutex<State>>);
 
 impl Server {
-    /// A server serving `capacity` requests a second when healthy.
-    pub(crate) fn new(script: Script, capacity: f64, seed: u64) -> Self {
+    /// A server serving `capacity` requests a second when healthy, shedding
+    /// the rest as `shed` says.
+    pub(crate) fn new(script: Script, capacity: f64, shed: Shed, seed: u64) -> Self {
         let now = Instant::now();
         let seconds = script.secs() as usize + 120;
         Server(Arc::new(Mutex::new(State {
@@ -104,6 +133,7 @@ impl Server {
             tokens: capacity / 10.0,
             refilled: now,
             rng: fastrand::Rng::with_seed(seed),
+            shed,
             arrivals: vec![0; seconds],
         })))
     }
@@ -117,8 +147,9 @@ impl Server {
             .clone()
     }
 
-    /// The status of a request arriving now, and how long it takes.
-    fn arrive(&self) -> (StatusCode, Duration) {
+    /// The status of a request arriving now, how long it takes, and the
+    /// `Retry-After` of a shed one.
+    fn arrive(&self) -> (StatusCode, Duration, Option<u32>) {
         let mut s = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now();
         let secs = now.duration_since(s.start).as_secs_f64();
@@ -135,23 +166,32 @@ impl Server {
         s.refilled = now;
         let fast = Duration::from_millis(1);
         let refused = match phase.kind {
+            Kind::Hang => return (StatusCode::GATEWAY_TIMEOUT, HANG, None),
             Kind::Outage => true,
             Kind::Flaky(share) => s.rng.f64() < share,
             Kind::Healthy | Kind::Overload(_) => false,
         };
         if refused {
-            return (StatusCode::SERVICE_UNAVAILABLE, fast);
+            return (StatusCode::SERVICE_UNAVAILABLE, fast, None);
         }
-        if s.tokens < 1.0 {
-            // Shed: over capacity.
-            return (StatusCode::SERVICE_UNAVAILABLE, fast);
+        // A queued request waits for the tokens of those before it.
+        let queued = ((1.0 - s.tokens) / capacity).max(0.0);
+        let shed = match s.shed {
+            _ if s.tokens >= 1.0 => None,
+            Shed::Queue(max_wait) if queued <= max_wait.as_secs_f64() => None,
+            Shed::Unavailable | Shed::Queue(_) => Some(None),
+            Shed::RetryAfter(secs) => Some(Some(secs)),
+        };
+        if let Some(retry_after) = shed {
+            return (StatusCode::SERVICE_UNAVAILABLE, fast, retry_after);
         }
         s.tokens -= 1.0;
         // 5 ms, plus an exponential tail of mean 10 ms.
         let tail = -10.0 * (1.0 - s.rng.f64()).ln();
         (
             StatusCode::OK,
-            Duration::from_secs_f64((5.0 + tail) / 1000.0),
+            Duration::from_secs_f64(queued + (5.0 + tail) / 1000.0),
+            None,
         )
     }
 }
@@ -166,11 +206,15 @@ impl tower::Service<Request<()>> for Server {
     }
 
     fn call(&mut self, _: Request<()>) -> Self::Future {
-        let (status, latency) = self.arrive();
+        let (status, latency, retry_after) = self.arrive();
         Box::pin(async move {
             tokio::time::sleep(latency).await;
             let mut res = Response::new(Empty::new());
             *res.status_mut() = status;
+            if let Some(secs) = retry_after {
+                res.headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from(secs));
+            }
             Ok(res)
         })
     }
