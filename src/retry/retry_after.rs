@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::HeaderValue;
 
-use super::decimal::trim_ows;
+use super::decimal::{trim_ows, Decimal};
 
 /// What a `Retry-After` value asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,18 +114,16 @@ fn year_of(now: SystemTime) -> u16 {
         .unwrap_or(1970)
 }
 
+/// Delay-seconds: digits only (the caller checked), read as the rate-limit
+/// headers' decimals are, without overflow.
 fn delay_seconds(digits: &[u8], max: Duration) -> RetryAfter {
-    let mut secs: u64 = 0;
-    for d in digits {
-        match secs
-            .checked_mul(10)
-            .and_then(|s| s.checked_add(u64::from(d - b'0')))
-        {
-            Some(s) => secs = s,
-            None => return RetryAfter::TooLong,
-        }
+    match Decimal::parse(digits) {
+        Decimal::Invalid => RetryAfter::Invalid,
+        // Overflow: more seconds than a `u64` holds, above any cap.
+        decimal => decimal
+            .seconds()
+            .map_or(RetryAfter::TooLong, |d| cap(d, max)),
     }
-    cap(Duration::from_secs(secs), max)
 }
 
 fn cap(d: Duration, max: Duration) -> RetryAfter {
