@@ -18,7 +18,6 @@
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::hint::black_box;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -33,7 +32,7 @@ use tower::{Layer, Service, ServiceBuilder, ServiceExt};
 use tower_http_retry::{AdaptiveThrottleLayer, HedgeLayer, RetryLayer, RetryPolicy};
 
 mod common;
-use common::{request, Downstream, Req, Res};
+use common::{bench_calls, request, Downstream, Req, Res};
 
 /// `tower::hedge`'s policy for our requests: every request may be hedged.
 #[derive(Clone)]
@@ -70,25 +69,6 @@ fn ours_percentile() -> HedgeLayer {
     )
 }
 
-fn bench_one<S>(
-    c: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
-    rt: &tokio::runtime::Runtime,
-    name: &str,
-    mut svc: S,
-) where
-    S: Service<Req, Response = Res>,
-    S::Error: std::fmt::Debug,
-{
-    c.bench_function(name, |b| {
-        b.iter(|| {
-            rt.block_on(async {
-                let res = svc.ready().await.unwrap().call(request()).await.unwrap();
-                black_box(res);
-            })
-        })
-    });
-}
-
 fn success_path(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -96,26 +76,26 @@ fn success_path(c: &mut Criterion) {
         .unwrap();
     let mut group = c.benchmark_group("hedge_success_path");
     let down = Downstream::ok();
-    bench_one(&mut group, &rt, "bare", down.clone());
-    bench_one(
+    bench_calls(&mut group, &rt, "bare", down.clone());
+    bench_calls(
         &mut group,
         &rt,
         "ours_hedge_fixed",
         ours_fixed().layer(down.clone()),
     );
-    bench_one(
+    bench_calls(
         &mut group,
         &rt,
         "ours_hedge_p90",
         ours_percentile().layer(down.clone()),
     );
-    bench_one(
+    bench_calls(
         &mut group,
         &rt,
         "tower_hedge_p90",
         tower_hedge(down.clone()),
     );
-    bench_one(
+    bench_calls(
         &mut group,
         &rt,
         "ours_throttle",

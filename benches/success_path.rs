@@ -4,13 +4,11 @@
 //!
 //! `cargo bench --bench success_path`
 
-use std::hint::black_box;
-
 use criterion::{criterion_group, criterion_main, Criterion};
-use tower::{Service, ServiceExt};
+use tower::Service;
 
 mod common;
-use common::{request, with_stack, Downstream, Req, Res, Visit, STACKS};
+use common::{bench_calls, with_stack, Downstream, Req, Res, Visit, STACKS};
 
 struct Bench<'a, 'c> {
     c: &'a mut criterion::BenchmarkGroup<'c, criterion::measurement::WallTime>,
@@ -20,21 +18,13 @@ struct Bench<'a, 'c> {
 
 impl Visit for Bench<'_, '_> {
     type Out = ();
-    fn visit<S>(self, mut svc: S)
+    fn visit<S>(self, svc: S)
     where
         S: Service<Req, Response = Res> + Clone + Send + 'static,
         S::Future: Send + 'static,
         S::Error: std::fmt::Debug + Send + 'static,
     {
-        let rt = self.rt;
-        self.c.bench_function(self.name, |b| {
-            b.iter(|| {
-                rt.block_on(async {
-                    let res = svc.ready().await.unwrap().call(request()).await.unwrap();
-                    black_box(res);
-                })
-            })
-        });
+        bench_calls(self.c, self.rt, self.name, svc);
     }
 }
 

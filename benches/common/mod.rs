@@ -381,3 +381,26 @@ pub fn with_stack<V: Visit>(name: &str, downstream: Downstream, v: V) -> Option<
     };
     Some(out)
 }
+
+/// Times one call of `svc` per iteration (`ready`, `call`, the response
+/// awaited) on `rt`, as `name` in `group`: the loop every success-path
+/// bench measures.
+pub fn bench_calls<S>(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    rt: &tokio::runtime::Runtime,
+    name: &str,
+    mut svc: S,
+) where
+    S: Service<Req, Response = Res>,
+    S::Error: Debug,
+{
+    use tower::ServiceExt;
+    group.bench_function(name, |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let res = svc.ready().await.unwrap().call(request()).await.unwrap();
+                std::hint::black_box(res);
+            })
+        })
+    });
+}
