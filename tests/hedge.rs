@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use http::{Method, Request, Response, StatusCode};
 use tokio::time::Instant;
-use tower::retry::budget::Budget;
 use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
+mod support;
+use support::RefusingBudget;
 use tower_http_retry::retry::ResendCount;
 use tower_http_retry::{Attempts, CircuitOpen, HedgeLayer, RetryLayer, RetryPolicy};
 
@@ -213,26 +214,9 @@ async fn dropping_the_response_future_cancels_every_attempt() {
     assert_eq!(down.cancelled.load(Ordering::SeqCst), 3);
 }
 
-/// A budget that refuses every withdrawal, counting the deposits.
-#[derive(Default, Clone)]
-struct Refusing {
-    deposits: Arc<AtomicUsize>,
-    withdrawals: Arc<AtomicUsize>,
-}
-
-impl Budget for Refusing {
-    fn deposit(&self) {
-        self.deposits.fetch_add(1, Ordering::SeqCst);
-    }
-    fn withdraw(&self) -> bool {
-        self.withdrawals.fetch_add(1, Ordering::SeqCst);
-        false
-    }
-}
-
 #[tokio::test(start_paused = true)]
 async fn a_hedge_the_budget_refuses_is_not_made() {
-    let budget = Refusing::default();
+    let budget = RefusingBudget::default();
     let down = Downstream::new(|_| Plan::Respond(1000 * MS, 200));
     let svc = HedgeLayer::new(10 * MS)
         .max_hedges(3)
@@ -251,7 +235,7 @@ async fn a_hedge_the_budget_refuses_is_not_made() {
 #[tokio::test(start_paused = true)]
 async fn budget_of_a_policy_spends_it_without_depositing() {
     // A policy whose budget allows nothing: no reserve, no ratio.
-    let policy = RetryPolicy::default().budget(Refusing::default());
+    let policy = RetryPolicy::default().budget(RefusingBudget::default());
     let down = Downstream::new(|_| Plan::Respond(100 * MS, 200));
     let svc = HedgeLayer::new(10 * MS)
         .budget_of(&policy)
@@ -265,7 +249,7 @@ async fn budget_of_a_policy_spends_it_without_depositing() {
 async fn budget_of_a_policy_with_budgets_per_host_spends_the_host_s() {
     // A budget per host that refuses every withdrawal: the hedge asks the
     // budget of its request's host, not a shared one.
-    let per_host = RetryPolicy::default().budget_per_host_with(8, Refusing::default);
+    let per_host = RetryPolicy::default().budget_per_host_with(8, RefusingBudget::default);
     let down = Downstream::new(|_| Plan::Respond(100 * MS, 200));
     let svc = HedgeLayer::new(10 * MS)
         .budget_of(&per_host)
@@ -493,7 +477,7 @@ async fn a_metric_per_hedge_started_or_refused() {
         .layer_service(down.clone());
     svc.oneshot(get()).await.unwrap();
     let refused = HedgeLayer::new(10 * MS)
-        .budget(Refusing::default())
+        .budget(RefusingBudget::default())
         .layer_service(down);
     refused.oneshot(get()).await.unwrap();
 

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use http::{Method, StatusCode};
 use support::*;
-use tower::retry::budget::Budget;
 use tower::{Layer, ServiceBuilder, ServiceExt};
 use tower_http_retry::backoff::ConstantBackoff;
 use tower_http_retry::{RetryLayer, RetryPolicy};
@@ -63,26 +62,9 @@ async fn the_default_budget_bounds_a_storm() {
     assert!((1000..=1050).contains(&calls), "{calls} calls");
 }
 
-/// A budget that records its use and refuses every retry.
-#[derive(Default, Clone)]
-struct Refusing {
-    deposits: Arc<AtomicUsize>,
-    withdrawals: Arc<AtomicUsize>,
-}
-
-impl Budget for Refusing {
-    fn deposit(&self) {
-        self.deposits.fetch_add(1, Ordering::SeqCst);
-    }
-    fn withdraw(&self) -> bool {
-        self.withdrawals.fetch_add(1, Ordering::SeqCst);
-        false
-    }
-}
-
 #[tokio::test]
 async fn a_refused_retry_is_not_made_and_the_budget_is_shared() {
-    let budget = Refusing::default();
+    let budget = RefusingBudget::default();
     let policy = fast().budget(budget.clone());
     let server = TestServer::start(|_, _| status(503)).await;
     // Two services from one layer, and a clone: one budget.
@@ -105,7 +87,7 @@ async fn a_refused_retry_is_not_made_and_the_budget_is_shared() {
 
 #[tokio::test]
 async fn a_success_deposits_once_and_withdraws_nothing() {
-    let budget = Refusing::default();
+    let budget = RefusingBudget::default();
     let server = TestServer::statuses(&[]).await;
     let svc = ServiceBuilder::new()
         .layer(RetryLayer::new(fast().budget(budget.clone())))

@@ -480,3 +480,21 @@ where
     });
     (svc, log)
 }
+
+/// A retry budget that counts its deposits and withdrawals and refuses
+/// every withdrawal.
+#[derive(Default, Clone)]
+pub struct RefusingBudget {
+    pub deposits: Arc<AtomicUsize>,
+    pub withdrawals: Arc<AtomicUsize>,
+}
+
+impl tower::retry::budget::Budget for RefusingBudget {
+    fn deposit(&self) {
+        self.deposits.fetch_add(1, Ordering::SeqCst);
+    }
+    fn withdraw(&self) -> bool {
+        self.withdrawals.fetch_add(1, Ordering::SeqCst);
+        false
+    }
+}
