@@ -465,7 +465,7 @@ fn the_services_are_send_sync_and_clone() {
 #[cfg(feature = "metrics")]
 #[tokio::test(start_paused = true)]
 async fn a_metric_per_hedge_started_or_refused() {
-    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    use metrics_util::debugging::DebuggingRecorder;
 
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
@@ -481,17 +481,7 @@ async fn a_metric_per_hedge_started_or_refused() {
         .layer_service(down);
     refused.oneshot(get()).await.unwrap();
 
-    let mut counters = std::collections::BTreeMap::new();
-    for (key, _, _, value) in snapshotter.snapshot().into_vec() {
-        let key = key.key();
-        let labels: Vec<_> = key
-            .labels()
-            .map(|l| format!("{}={}", l.key(), l.value()))
-            .collect();
-        if let DebugValue::Counter(n) = value {
-            counters.insert(format!("{}{{{}}}", key.name(), labels.join(",")), n);
-        }
-    }
+    let counters = support::counters(&snapshotter);
     assert_eq!(
         counters["tower_http_retry_hedges_total{outcome=started}"],
         2

@@ -59,7 +59,7 @@ async fn on_retry_and_on_give_up_are_called() {
 #[cfg(feature = "metrics")]
 #[tokio::test]
 async fn metrics_counters_are_recorded() {
-    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    use metrics_util::debugging::DebuggingRecorder;
 
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
@@ -73,17 +73,7 @@ async fn metrics_counters_are_recorded() {
         .await
         .unwrap();
 
-    let mut counters = std::collections::BTreeMap::new();
-    for (key, _, _, value) in snapshotter.snapshot().into_vec() {
-        let key = key.key();
-        let labels: Vec<_> = key
-            .labels()
-            .map(|l| format!("{}={}", l.key(), l.value()))
-            .collect();
-        if let DebugValue::Counter(n) = value {
-            counters.insert(format!("{}{{{}}}", key.name(), labels.join(",")), n);
-        }
-    }
+    let counters = support::counters(&snapshotter);
     assert_eq!(counters["tower_http_retry_retries_total{reason=503}"], 2);
     assert_eq!(
         counters["tower_http_retry_give_ups_total{reason=503,why=max attempts reached}"],

@@ -498,3 +498,21 @@ impl tower::retry::budget::Budget for RefusingBudget {
         false
     }
 }
+
+/// The counters a debugging recorder holds, keyed `name{label=value,…}`.
+pub fn counters(
+    snapshotter: &metrics_util::debugging::Snapshotter,
+) -> std::collections::BTreeMap<String, u64> {
+    let mut counters = std::collections::BTreeMap::new();
+    for (key, _, _, value) in snapshotter.snapshot().into_vec() {
+        let key = key.key();
+        let labels: Vec<_> = key
+            .labels()
+            .map(|l| format!("{}={}", l.key(), l.value()))
+            .collect();
+        if let metrics_util::debugging::DebugValue::Counter(n) = value {
+            counters.insert(format!("{}{{{}}}", key.name(), labels.join(",")), n);
+        }
+    }
+    counters
+}
