@@ -111,3 +111,79 @@ async fn the_design_contract_compiles_and_runs() {
     let uri: http::Uri = "http://a.example/".parse().unwrap();
     assert_eq!(per_host.handle().state_for(&uri), CircuitState::Closed);
 }
+
+/// The design's "Open decisions, bodies, hedging, throttling" contract, as
+/// outside code writes it.
+#[tokio::test]
+async fn the_open_decisions_contract_compiles_and_runs() {
+    use std::convert::Infallible;
+    use std::time::Duration;
+
+    use tower::{service_fn, ServiceExt};
+    use tower_http_retry::body::BufferedBody;
+    use tower_http_retry::retry::{Outcome, Verdict};
+    use tower_http_retry::{
+        AdaptiveThrottleLayer, Attempts, BufferResponseLayer, CircuitBreakerConfig,
+        CircuitBreakerLayer, HedgeLayer, Throttled,
+    };
+
+    let policy = RetryPolicy::default().classify(|outcome: &Outcome<'_>| {
+        let _ = (outcome.method(), outcome.uri(), outcome.request_headers());
+        let _ = (outcome.attempt(), outcome.status(), outcome.headers());
+        let _ = outcome.error();
+        match outcome.body() {
+            Some(body) if body.starts_with(b"{\"error\":\"overloaded\"") => Verdict::Retry,
+            Some(_) => Verdict::Default,
+            None if outcome.attempt() > 9 => Verdict::Final,
+            None => Verdict::Default,
+        }
+    });
+    let _ = [
+        Verdict::Default,
+        Verdict::Final,
+        Verdict::Retry,
+        Verdict::RetryAfter(Duration::from_millis(1)),
+        Verdict::NotProcessed,
+    ];
+
+    let inner = service_fn(|_req: http::Request<Full<Bytes>>| async {
+        Ok::<_, Infallible>(http::Response::new(Full::new(Bytes::from_static(b"ok"))))
+    });
+    let client = ServiceBuilder::new()
+        .layer(RetryLayer::new(policy))
+        .layer(CircuitBreakerLayer::new(CircuitBreakerConfig::default()))
+        .timeout(Duration::from_secs(5))
+        .layer(BufferResponseLayer::new(1024 * 1024))
+        .service(inner);
+    let response: http::Response<BufferedBody<Full<Bytes>>> = client
+        .oneshot(http::Request::new(Full::default()))
+        .await
+        .unwrap();
+    assert_eq!(response.body().bytes().map(|b| &b[..]), Some(&b"ok"[..]));
+
+    let hedged = ServiceBuilder::new()
+        .layer(HedgeLayer::new(Duration::from_millis(50)).max_hedges(1))
+        .layer(CircuitBreakerLayer::new(CircuitBreakerConfig::default()))
+        .service(inner);
+    let response = hedged
+        .oneshot(http::Request::new(Full::default()))
+        .await
+        .unwrap();
+    assert_eq!(
+        response.extensions().get::<Attempts>().map(Attempts::get),
+        Some(1)
+    );
+
+    let throttled = ServiceBuilder::new()
+        .layer(RetryLayer::new(RetryPolicy::default()))
+        .layer(AdaptiveThrottleLayer::new())
+        .service(inner);
+    // A fresh throttle refuses nothing; a refusal downcasts to `Throttled`.
+    let response = throttled
+        .oneshot(http::Request::new(Full::default()))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), http::StatusCode::OK);
+    let refused: fn(&tower::BoxError) -> bool = |err| err.downcast_ref::<Throttled>().is_some();
+    let _ = refused;
+}
