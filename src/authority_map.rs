@@ -2,9 +2,9 @@
 //! shared by every call to that authority: the per-host state of a layer.
 //!
 //! Generic over the value, so that any per-host layer can keep its state
-//! in it (the adaptive throttle does; the per-host breakers keep a map of
-//! their own, with the same key and rules, in
-//! `circuit_breaker/per_host.rs`, which could move onto this one).
+//! in it (the adaptive throttle and the retry budgets per host do; the
+//! per-host breakers keep a map of their own, with the same key and rules,
+//! in `circuit_breaker/per_host.rs`, which could move onto this one).
 //!
 //! - The key: the per-host breakers' (`circuit_breaker/authority.rs`):
 //!   scheme and host name compared without regard to ASCII case, IP

@@ -2,110 +2,55 @@
 //! sick host never spends the retries of the healthy ones (reqwest scopes
 //! its budget per host, the AWS SDKs per partition, gRPC per server name).
 
-use std::collections::HashMap;
 use std::fmt;
 use std::ops::Deref;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 
 use http::Uri;
 use tower::retry::budget::Budget;
 
-/// A budget, shared by every request to one host.
-pub(crate) type SharedBudget = Arc<dyn Budget + Send + Sync>;
+use crate::authority_map::AuthorityMap;
+
+/// The budget of one host, shared by every request to it.
+pub(crate) type SharedBudget = Arc<Box<dyn Budget + Send + Sync>>;
 
 /// Makes the budget of a host seen for the first time.
-type Make = Arc<dyn Fn() -> SharedBudget + Send + Sync>;
+type Make = Arc<dyn Fn() -> Box<dyn Budget + Send + Sync> + Send + Sync>;
 
-struct Entry {
-    budget: SharedBudget,
-    /// The tick of its last use: the least recent goes first.
-    used: AtomicU64,
-}
-
-/// The budgets of the hosts seen, at most `max_hosts` of them.
+/// The budgets of the hosts seen, at most `max_hosts` of them: the crate's
+/// bounded map by authority (the per-host breakers' key rules: case, IP
+/// literals, default ports), the least recently used host dropped first.
 pub(crate) struct HostBudgets {
-    map: RwLock<HashMap<Box<str>, Entry>>,
+    map: AuthorityMap<Box<dyn Budget + Send + Sync>>,
     make: Make,
-    max_hosts: usize,
-    tick: AtomicU64,
 }
 
 impl fmt::Debug for HostBudgets {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HostBudgets")
             .field("hosts", &self.len())
-            .field("max_hosts", &self.max_hosts)
             .finish_non_exhaustive()
-    }
-}
-
-/// `scheme://host:port`, lower case, the port filled in from the scheme;
-/// requests without an authority share one key.
-fn key(uri: &Uri) -> String {
-    let scheme = uri.scheme_str().unwrap_or("").to_ascii_lowercase();
-    let host = uri.host().unwrap_or("").to_ascii_lowercase();
-    let port = uri.port_u16().or(match scheme.as_str() {
-        "http" => Some(80),
-        "https" => Some(443),
-        _ => None,
-    });
-    match port {
-        Some(port) => format!("{scheme}://{host}:{port}"),
-        None => format!("{scheme}://{host}"),
     }
 }
 
 impl HostBudgets {
     pub(crate) fn new(max_hosts: usize, make: Make) -> Self {
         HostBudgets {
-            map: RwLock::new(HashMap::new()),
+            // No host is kept against the least-recently-used rule.
+            map: AuthorityMap::new(max_hosts, |_| false),
             make,
-            max_hosts,
-            tick: AtomicU64::new(0),
         }
     }
 
     /// The budget of `uri`'s host, made if it has none yet (the least
     /// recently used host dropped if the map is full).
     pub(crate) fn for_uri(&self, uri: &Uri) -> SharedBudget {
-        let key = key(uri);
-        let tick = self.tick.fetch_add(1, Ordering::Relaxed);
-        {
-            let map = self.map.read().unwrap_or_else(PoisonError::into_inner);
-            if let Some(entry) = map.get(key.as_str()) {
-                entry.used.store(tick, Ordering::Relaxed);
-                return entry.budget.clone();
-            }
-        }
-        let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
-        if let Some(entry) = map.get(key.as_str()) {
-            return entry.budget.clone();
-        }
-        if map.len() >= self.max_hosts {
-            let oldest = map
-                .iter()
-                .min_by_key(|(_, e)| e.used.load(Ordering::Relaxed))
-                .map(|(k, _)| k.clone());
-            if let Some(oldest) = oldest {
-                map.remove(&oldest);
-            }
-        }
-        let budget = (self.make)();
-        let entry = Entry {
-            budget: budget.clone(),
-            used: AtomicU64::new(tick),
-        };
-        map.insert(key.into_boxed_str(), entry);
-        budget
+        self.map.get_or_insert_with(uri, |_| (self.make)())
     }
 
     /// Hosts with a budget now.
     pub(crate) fn len(&self) -> usize {
-        self.map
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
+        self.map.len()
     }
 }
 
@@ -121,7 +66,7 @@ impl Deref for BudgetRef<'_> {
     fn deref(&self) -> &Self::Target {
         match self {
             BudgetRef::Shared(b) => *b,
-            BudgetRef::Host(b) => &**b,
+            BudgetRef::Host(b) => &***b,
         }
     }
 }
@@ -132,7 +77,7 @@ mod tests {
     use crate::retry::budget::EarnedBudget;
 
     fn map(max_hosts: usize) -> HostBudgets {
-        HostBudgets::new(max_hosts, Arc::new(|| Arc::new(EarnedBudget::default())))
+        HostBudgets::new(max_hosts, Arc::new(|| Box::new(EarnedBudget::default())))
     }
 
     #[test]

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use tower::retry::budget::Budget;
 
-use super::per_host::SharedBudget;
 use super::{amounts, EarnedBudget, HostBudgets, LeanTpsBudget};
 use crate::RetryPolicy;
 
@@ -206,7 +205,7 @@ impl RetryPolicy {
             max_hosts >= 1,
             "RetryPolicy::budget_per_host: `max_hosts` must be at least 1, got {max_hosts}"
         );
-        let make = Arc::new(move || -> SharedBudget { Arc::new(make()) });
+        let make = Arc::new(move || -> Box<dyn Budget + Send + Sync> { Box::new(make()) });
         let config = self.config();
         config.budget = None;
         config.host_budgets = Some(Arc::new(HostBudgets::new(max_hosts, make)));
